@@ -1,0 +1,1 @@
+"""Obtaining, verifying and preparing the UCR and MIT-BIH data."""

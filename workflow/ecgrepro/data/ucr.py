@@ -1,0 +1,272 @@
+"""UCR archive datasets: parse the 2018 TSV and the ``.ts`` format, check, prepare.
+
+Parsing is aeon's (``load_from_tsv_file``, ``load_from_ts_file``); this module adds what
+a benchmark needs on top: labels in one canonical form, a check against the archive's
+metadata table, a z-normalisation check and one prepared ``.npz`` per dataset that every
+later step reads.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from functools import cache
+from importlib import resources
+from pathlib import Path
+
+import numpy as np
+
+from ecgrepro.errors import DataError
+
+SPLITS = ("TRAIN", "TEST")
+FORMATS = ("tsv", "ts")
+
+
+@dataclass(frozen=True)
+class UCRDataset:
+    """One UCR dataset, ready to use.
+
+    Attributes
+    ----------
+    name : str
+        Archive name, e.g. ``"TwoLeadECG"``.
+    X_train, X_test : np.ndarray of float64, shape (n_cases, length)
+        Univariate series. Unequal-length series are right-padded with NaN, as the
+        archive's TSV files do.
+    y_train, y_test : np.ndarray of int64
+        Class codes, indices into ``classes``.
+    classes : np.ndarray of str
+        The archive's labels in ascending order (numeric order when all labels are
+        numbers), so code 0 is the "smallest label".
+    """
+
+    name: str
+    X_train: np.ndarray
+    y_train: np.ndarray
+    X_test: np.ndarray
+    y_test: np.ndarray
+    classes: np.ndarray
+
+    @property
+    def length(self) -> int:
+        return self.X_train.shape[1]
+
+
+def canonical_labels(raw) -> np.ndarray:
+    """Return labels as strings, integral numbers written without a decimal point.
+
+    The TSV files store ``1`` where the ``.ts`` files may store ``1`` or ``1.0``; both
+    must name the same class.
+    """
+    out = []
+    for value in np.asarray(raw).ravel():
+        text = str(value).strip()
+        try:
+            number = float(text)
+        except ValueError:
+            out.append(text)
+            continue
+        out.append(str(int(number)) if number.is_integer() else repr(number))
+    return np.asarray(out, dtype=str)
+
+
+def sorted_classes(labels: np.ndarray) -> np.ndarray:
+    """Sort labels numerically when they are all numbers, else lexically."""
+    unique = np.unique(labels)
+    try:
+        return np.asarray(sorted(unique, key=float), dtype=str)
+    except ValueError:
+        return unique
+
+
+def _as_2d(name: str, split: str, data) -> np.ndarray:
+    """Turn aeon's output (3D array or list of 2D arrays) into a NaN-padded 2D array."""
+    if isinstance(data, np.ndarray) and data.ndim == 3:
+        if data.shape[1] != 1:
+            raise DataError(
+                f"{name} {split}: {data.shape[1]} channels; ecgrepro handles univariate "
+                "UCR datasets only."
+            )
+        return data[:, 0, :].astype(np.float64)
+    series = [np.asarray(s, dtype=np.float64) for s in data]
+    if any(s.ndim == 2 and s.shape[0] != 1 for s in series):
+        raise DataError(
+            f"{name} {split}: multivariate series; ecgrepro handles univariate only."
+        )
+    series = [s.reshape(-1) for s in series]
+    out = np.full((len(series), max(len(s) for s in series)), np.nan)
+    for i, s in enumerate(series):
+        out[i, : len(s)] = s
+    return out
+
+
+def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """Read one UCR split file in the 2018 TSV format or the ``.ts`` format.
+
+    Parameters
+    ----------
+    path : str or Path
+        ``<Name>_<SPLIT>.tsv`` or ``<Name>_<SPLIT>.ts``.
+    name : str, optional
+        Dataset name for messages; defaults to the file name.
+
+    Returns
+    -------
+    X : np.ndarray of float64, shape (n_cases, length)
+    y : np.ndarray of str
+        Canonical labels (see :func:`canonical_labels`).
+    """
+    from aeon.datasets import load_from_ts_file, load_from_tsv_file
+
+    path = Path(path)
+    label = name or path.stem
+    if not path.is_file():
+        raise DataError(f"{label}: file {path} does not exist.")
+    try:
+        if path.suffix == ".tsv":
+            data, y = load_from_tsv_file(str(path))
+        elif path.suffix == ".ts":
+            data, y = load_from_ts_file(str(path))
+        else:
+            raise DataError(f"{label}: {path} is neither .tsv nor .ts.")
+    except DataError:
+        raise
+    except Exception as exc:  # aeon raises IOError, ValueError, pandas errors…
+        raise DataError(
+            f"{label}: could not parse {path} ({type(exc).__name__}: {exc}). "
+            "The file may be truncated or not a UCR file; delete it and rerun to "
+            "fetch it again."
+        ) from exc
+    X = _as_2d(label, path.stem, data)
+    if len(X) == 0:
+        raise DataError(f"{label}: {path} holds no series.")
+    return X, canonical_labels(y)
+
+
+@cache
+def metadata_table() -> dict[str, dict]:
+    """The package's table of UCR dataset facts, keyed by dataset name."""
+    text = resources.files("ecgrepro.data").joinpath("ucr_metadata.csv").read_text()
+    rows = csv.DictReader(text.splitlines())
+    return {
+        r["name"]: {k: int(r[k]) for k in ("train_size", "test_size", "length", "n_classes")}
+        for r in rows
+    }
+
+
+def check_metadata(name: str, X_train, y_train, X_test, y_test) -> bool:
+    """Check sizes, length and class count against the metadata table.
+
+    Returns
+    -------
+    bool
+        True when the dataset is in the table and matches; False when it is not in
+        the table (nothing to check against).
+
+    Raises
+    ------
+    DataError
+        When the dataset is in the table and any fact differs.
+    """
+    expected = metadata_table().get(name)
+    if expected is None:
+        return False
+    found = {
+        "train_size": len(X_train),
+        "test_size": len(X_test),
+        "length": X_train.shape[1],
+        "n_classes": len(np.unique(np.concatenate([y_train, y_test]))),
+    }
+    wrong = [f"{k} is {found[k]}, expected {v}" for k, v in expected.items() if found[k] != v]
+    if wrong:
+        raise DataError(
+            f"{name} does not match the UCR 2018 metadata: {'; '.join(wrong)}. The files "
+            "may be truncated, from another archive version, or of another dataset. "
+            "Delete them under resources/data/ucr/ and rerun to fetch them again; if the "
+            "archive itself changed, correct workflow/ecgrepro/data/ucr_metadata.csv."
+        )
+    return True
+
+
+def is_z_normalised(X: np.ndarray, atol: float = 1e-3) -> bool:
+    """True when every series has mean 0 and standard deviation 1 (either ddof)."""
+    mean = np.nanmean(X, axis=1)
+    sd0, sd1 = np.nanstd(X, axis=1), np.nanstd(X, axis=1, ddof=1)
+    unit = np.isclose(sd0, 1, atol=atol) | np.isclose(sd1, 1, atol=atol)
+    return bool(np.all(np.abs(mean) < atol) and np.all(unit))
+
+
+def load_splits(name: str, train_path, test_path) -> UCRDataset:
+    """Read both splits, encode labels with one shared class list, check metadata."""
+    X_train, y_train = read_split(train_path, name)
+    X_test, y_test = read_split(test_path, name)
+    if X_train.shape[1] != X_test.shape[1]:
+        raise DataError(
+            f"{name}: train series are {X_train.shape[1]} long, test series "
+            f"{X_test.shape[1]}; the two files do not belong to one dataset."
+        )
+    classes = sorted_classes(np.concatenate([y_train, y_test]))
+    unseen = sorted(set(y_test) - set(y_train))
+    if unseen:
+        raise DataError(f"{name}: test labels {unseen} never occur in the training split.")
+    index = {c: i for i, c in enumerate(classes)}
+    return UCRDataset(
+        name=name,
+        X_train=X_train,
+        y_train=np.array([index[c] for c in y_train], dtype=np.int64),
+        X_test=X_test,
+        y_test=np.array([index[c] for c in y_test], dtype=np.int64),
+        classes=classes,
+    )
+
+
+def summarise(ds: UCRDataset, metadata_checked: bool) -> dict:
+    """What a user wants to know about a prepared dataset, JSON-ready."""
+
+    def counts(y):
+        return {str(ds.classes[c]): int(n) for c, n in zip(*np.unique(y, return_counts=True))}
+
+    equal_length = not (np.isnan(ds.X_train).any() or np.isnan(ds.X_test).any())
+    return {
+        "name": ds.name,
+        "train_size": int(len(ds.X_train)),
+        "test_size": int(len(ds.X_test)),
+        "length": int(ds.length),
+        "n_classes": int(len(ds.classes)),
+        "classes": [str(c) for c in ds.classes],
+        "train_class_counts": counts(ds.y_train),
+        "test_class_counts": counts(ds.y_test),
+        "equal_length_no_missing": bool(equal_length),
+        "z_normalised": is_z_normalised(ds.X_train) and is_z_normalised(ds.X_test),
+        "metadata_checked": metadata_checked,
+    }
+
+
+def save_prepared(ds: UCRDataset, path: str | Path) -> None:
+    """Write the prepared arrays to one compressed ``.npz``."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial.npz")
+    np.savez_compressed(
+        tmp,
+        name=ds.name,
+        X_train=ds.X_train,
+        y_train=ds.y_train,
+        X_test=ds.X_test,
+        y_test=ds.y_test,
+        classes=ds.classes,
+    )
+    tmp.replace(path)
+
+
+def load_prepared(path: str | Path) -> UCRDataset:
+    """Read a dataset written by :func:`save_prepared`."""
+    with np.load(path, allow_pickle=False) as z:
+        return UCRDataset(
+            name=str(z["name"]),
+            X_train=z["X_train"],
+            y_train=z["y_train"],
+            X_test=z["X_test"],
+            y_test=z["y_test"],
+            classes=z["classes"],
+        )
