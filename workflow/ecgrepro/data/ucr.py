@@ -129,6 +129,7 @@ def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, n
             data, y = load_from_ts_file(str(path))
         else:
             raise DataError(f"{label}: {path} is neither .tsv nor .ts.")
+        X = _as_2d(label, path.stem, data)
     except DataError:
         raise
     except Exception as exc:  # aeon raises IOError, ValueError, pandas errors…
@@ -137,7 +138,6 @@ def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, n
             "The file may be truncated or not a UCR file; delete it and rerun to "
             "fetch it again."
         ) from exc
-    X = _as_2d(label, path.stem, data)
     if len(X) == 0:
         raise DataError(f"{label}: {path} holds no series.")
     return X, canonical_labels(y)
@@ -206,7 +206,7 @@ def load_splits(name: str, train_path, test_path) -> UCRDataset:
             f"{X_test.shape[1]}; the two files do not belong to one dataset."
         )
     classes = sorted_classes(np.concatenate([y_train, y_test]))
-    unseen = sorted(set(y_test) - set(y_train))
+    unseen = sorted(set(y_test.tolist()) - set(y_train.tolist()))
     if unseen:
         raise DataError(f"{name}: test labels {unseen} never occur in the training split.")
     index = {c: i for i, c in enumerate(classes)}

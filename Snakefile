@@ -1,0 +1,26 @@
+# ecgrepro: one workflow from the public ECG datasets to the claims table and the paper.
+# Thin on purpose: rules live in workflow/rules/*.smk, code in the package workflow/ecgrepro.
+from pathlib import Path
+
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# Defaults travel with the workflow, so it also runs from another working directory.
+configfile: Path(workflow.basedir) / "config" / "config.yaml"
+
+
+# load rules
+# -----------------------------------------------------
+include: "workflow/rules/common.smk"
+include: "workflow/rules/data.smk"
+
+
+# targets
+# -----------------------------------------------------
+rule all:
+    default_target: True
+    input:
+        final_outputs(),
+    localrule: True

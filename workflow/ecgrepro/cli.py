@@ -1,0 +1,195 @@
+"""Command-line entry points that the workflow rules call (``python -m ecgrepro.cli``).
+
+Each subcommand is one step of the house plan; it reads files, writes files and knows
+nothing of Snakemake, so it can be run and tested on its own.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+from pathlib import Path
+
+from ecgrepro.errors import EcgreproError
+
+log = logging.getLogger("ecgrepro")
+
+
+def _retry(args):
+    from ecgrepro.data.fetch import RetryPolicy
+
+    return RetryPolicy(args.attempts, args.backoff, args.timeout)
+
+
+def _add_retry(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--attempts", type=int, default=4)
+    p.add_argument("--backoff", type=float, default=2.0, help="first wait, seconds; doubles")
+    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
+
+
+def ucr_source(name: str, split: str, fmt: str, mirror: str | None, template: str) -> str:
+    """Where one UCR split file comes from: the mirror, else the public archive."""
+    from ecgrepro.data.fetch import join_source
+
+    if mirror:
+        return join_source(mirror, f"ucr/{name}/{name}_{split}.{fmt}")
+    fields = {"name": name, "split": split}
+    if "{zenodo_record}" in template:
+        from aeon.datasets.tsc_datasets import tsc_zenodo
+
+        if name not in tsc_zenodo:
+            raise EcgreproError(
+                f"config key ucr_datasets: {name!r} is not a dataset of the UCR/UEA "
+                "archive as aeon lists it (aeon.datasets.tsc_datasets.tsc_zenodo). Check "
+                "the spelling (2018 names, e.g. CinCECGTorso) or use a data_mirror."
+            )
+        fields["zenodo_record"] = tsc_zenodo[name]
+    return template.format(**fields)
+
+
+def cmd_fetch_ucr(args) -> None:
+    from ecgrepro.data.fetch import Lock, fetch_locked
+
+    source = ucr_source(args.name, args.split, args.format, args.mirror, args.url_template)
+    relpath = f"ucr/{args.name}/{args.name}_{args.split}.{args.format}"
+    digest = fetch_locked(source, args.dest, relpath, Lock(args.lock), retry=_retry(args))
+    log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
+
+
+def cmd_fetch_mitdb(args) -> None:
+    from ecgrepro.data.fetch import Lock, fetch_locked, join_source
+    from ecgrepro.data.mitdb import expected_sha256, read_checksums
+
+    base = join_source(args.mirror, "mitdb") if args.mirror else args.base_url
+    source = join_source(base, args.file)
+    expected = None
+    if args.checksums:
+        expected = expected_sha256(read_checksums(args.checksums), args.file)
+    lock = Lock(args.lock)
+    digest = fetch_locked(
+        source, args.dest, f"mitdb/{args.file}", lock, retry=_retry(args), expected=expected
+    )
+    log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
+
+
+def cmd_prepare_ucr(args) -> None:
+    from ecgrepro.data.fetch import Lock
+    from ecgrepro.data.ucr import check_metadata, load_splits, save_prepared, summarise
+
+    lock = Lock(args.lock)
+    digests = {}
+    for path in (args.train, args.test):
+        relpath = f"ucr/{args.name}/{Path(path).name}"
+        digests[Path(path).name] = lock.verify(relpath, path)
+    ds = load_splits(args.name, args.train, args.test)
+    checked = check_metadata(args.name, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    if not checked:
+        log.warning("%s is not in the package's metadata table; sizes not checked", args.name)
+    summary = summarise(ds, checked) | {"sha256": digests}
+    save_prepared(ds, args.npz)
+    _write_json(args.summary, summary)
+    log.info("%s: %s", args.name, json.dumps(summary))
+
+
+def cmd_mitdb_summary(args) -> None:
+    from ecgrepro.data.fetch import verify
+    from ecgrepro.data.mitdb import (
+        annotation_counts,
+        beat_counts,
+        check_records,
+        expected_sha256,
+        read_checksums,
+        record_files,
+        record_table,
+    )
+
+    records = check_records(args.records)
+    checksums = read_checksums(args.checksums)
+    directory = Path(args.checksums).parent  # the records sit beside PhysioNet's list
+    for name in record_files(records):
+        verify(directory / name, expected_sha256(checksums, name))
+    log.info("verified %d files of %d records against PhysioNet's checksums",
+             3 * len(records), len(records))
+    annotations = annotation_counts(directory, records)
+    _write_csv(beat_counts(annotations), args.beat_counts)
+    _write_csv(annotations, args.annotations)
+    _write_csv(record_table(directory, records), args.records_table)
+
+
+def _write_csv(frame, path) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    frame.to_csv(tmp, index=False)
+    tmp.replace(path)
+
+
+def _write_json(path, obj) -> None:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".partial")
+    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
+    tmp.replace(path)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ecgrepro", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("fetch-ucr", help="obtain and verify one UCR split file")
+    p.add_argument("--name", required=True)
+    p.add_argument("--split", required=True, choices=["TRAIN", "TEST"])
+    p.add_argument("--format", required=True, choices=["tsv", "ts"])
+    p.add_argument("--dest", required=True)
+    p.add_argument("--lock", required=True)
+    p.add_argument("--mirror", default=None)
+    p.add_argument("--url-template", default="")
+    _add_retry(p)
+    p.set_defaults(func=cmd_fetch_ucr)
+
+    p = sub.add_parser("fetch-mitdb", help="obtain and verify one MIT-BIH file")
+    p.add_argument("--file", required=True, help="e.g. 100.dat or SHA256SUMS.txt")
+    p.add_argument("--dest", required=True)
+    p.add_argument("--lock", required=True)
+    p.add_argument("--checksums", default=None, help="PhysioNet's SHA256SUMS.txt")
+    p.add_argument("--mirror", default=None)
+    p.add_argument("--base-url", default="https://physionet.org/files/mitdb/1.0.0")
+    _add_retry(p)
+    p.set_defaults(func=cmd_fetch_mitdb)
+
+    p = sub.add_parser("prepare-ucr", help="verify, parse, check and store a UCR dataset")
+    p.add_argument("--name", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--lock", required=True)
+    p.add_argument("--npz", required=True)
+    p.add_argument("--summary", required=True)
+    p.set_defaults(func=cmd_prepare_ucr)
+
+    p = sub.add_parser("mitdb-summary", help="verify MIT-BIH records and count beats")
+    p.add_argument("--checksums", required=True, help="SHA256SUMS.txt beside the records")
+    p.add_argument("--records", nargs="+", required=True)
+    p.add_argument("--beat-counts", required=True)
+    p.add_argument("--annotations", required=True)
+    p.add_argument("--records-table", required=True)
+    p.set_defaults(func=cmd_mitdb_summary)
+    return parser
+
+
+def main(argv=None) -> int:
+    logging.basicConfig(
+        level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        args.func(args)
+    except EcgreproError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,96 @@
+import os
+import sys
+from pathlib import Path
+
+from snakemake.utils import validate
+
+validate(config, schema="../schemas/config.schema.yaml")
+
+# Rules run `python -m ecgrepro.cli`; make the package importable in every job,
+# including conda environments and cluster jobs, which re-read this file.
+PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
+# The prefix is itself formatted like a shell command, hence the doubled braces.
+shell.prefix(
+    "set -euo pipefail; export PYTHONPATH="
+    + f"'{PACKAGE_ROOT}'"
+    + "${{PYTHONPATH:+:$PYTHONPATH}}; "
+)
+sys.path.insert(0, PACKAGE_ROOT)
+
+# Light imports only: the package keeps frameworks out of these modules.
+from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
+
+DATA = "resources/data"
+DATA_LOCK = f"{DATA}/sha256.lock"
+
+
+wildcard_constraints:
+    name=r"[A-Za-z0-9_]+",
+    split="TRAIN|TEST",
+    fmt="tsv|ts",
+    record=r"\d{3}",
+    ext="hea|dat|atr",
+
+
+def data_mirror():
+    """The configured mirror as an absolute path or URL, or None."""
+    mirror = config.get("data_mirror")
+    if not mirror:
+        return None
+    if "://" in mirror:
+        return mirror
+    return os.path.abspath(mirror)
+
+
+def mirror_arg():
+    """Command-line flag for the mirror, empty when data come from public sources."""
+    mirror = data_mirror()
+    return f"--mirror '{mirror}'" if mirror else ""
+
+
+def retry_args():
+    d = config["download"]
+    return (
+        f"--attempts {d['attempts']} --backoff {d['backoff_seconds']} "
+        f"--timeout {d['timeout_seconds']}"
+    )
+
+
+def ucr_url_template(wildcards):
+    """A function, not a string, so Snakemake leaves the template's braces alone."""
+    return config["sources"]["ucr_url_template"]
+
+
+def ucr_format():
+    """Mirrors hold the archive's 2018 TSV files; the public per-dataset source, .ts."""
+    return "tsv" if data_mirror() else "ts"
+
+
+def ucr_split_files(wildcards):
+    fmt = ucr_format()
+    stem = f"{DATA}/ucr/{wildcards.name}/{wildcards.name}"
+    return {split.lower(): f"{stem}_{split}.{fmt}" for split in ("TRAIN", "TEST")}
+
+
+def mitdb_records():
+    records = config["mitdb_records"]
+    return MITDB_ALL_RECORDS if records == "all" else check_records(records)
+
+
+def mitdb_record_files(wildcards=None):
+    return [
+        f"{DATA}/mitdb/{r}.{ext}"
+        for r in mitdb_records()
+        for ext in ("hea", "dat", "atr")
+    ]
+
+
+def data_outputs():
+    return expand("results/data/ucr/{name}/summary.json", name=config["ucr_datasets"]) + [
+        "results/data/mitdb/beat_counts.csv",
+        "results/data/mitdb/records.csv",
+    ]
+
+
+def final_outputs():
+    return data_outputs()

@@ -1,0 +1,107 @@
+# fetch and prepare: obtain the raw data, verify every byte, store arrays ready to use.
+
+
+rule fetch_ucr:
+    output:
+        f"{DATA}/ucr/{{name}}/{{name}}_{{split}}.{{fmt}}",
+    log:
+        "logs/data/fetch_ucr/{name}_{split}.{fmt}.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        downloads=1,
+    params:
+        lock=DATA_LOCK,
+        mirror=mirror_arg(),
+        template=ucr_url_template,
+        retry=retry_args(),
+    shell:
+        "python -m ecgrepro.cli fetch-ucr --name {wildcards.name} --split {wildcards.split}"
+        " --format {wildcards.fmt} --dest {output} --lock {params.lock} {params.mirror}"
+        " --url-template {params.template:q} {params.retry} > {log} 2>&1"
+
+
+rule prepare_ucr:
+    input:
+        unpack(ucr_split_files),
+    output:
+        npz="resources/prepared/ucr/{name}.npz",
+        summary="results/data/ucr/{name}/summary.json",
+    log:
+        "logs/data/prepare_ucr/{name}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        lock=DATA_LOCK,
+    shell:
+        "python -m ecgrepro.cli prepare-ucr --name {wildcards.name} --train {input.train}"
+        " --test {input.test} --lock {params.lock} --npz {output.npz}"
+        " --summary {output.summary} > {log} 2>&1"
+
+
+rule fetch_mitdb_checksums:
+    output:
+        f"{DATA}/mitdb/SHA256SUMS.txt",
+    log:
+        "logs/data/fetch_mitdb/SHA256SUMS.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        downloads=1,
+    params:
+        lock=DATA_LOCK,
+        mirror=mirror_arg(),
+        base_url=config["sources"]["mitdb_url"],
+        retry=retry_args(),
+    shell:
+        "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output}"
+        " --lock {params.lock} {params.mirror} --base-url {params.base_url:q}"
+        " {params.retry} > {log} 2>&1"
+
+
+rule fetch_mitdb_file:
+    input:
+        checksums=f"{DATA}/mitdb/SHA256SUMS.txt",
+    output:
+        f"{DATA}/mitdb/{{record}}.{{ext}}",
+    log:
+        "logs/data/fetch_mitdb/{record}.{ext}.log",
+    conda:
+        "../../envs/data.yaml"
+    resources:
+        downloads=1,
+    params:
+        lock=DATA_LOCK,
+        mirror=mirror_arg(),
+        base_url=config["sources"]["mitdb_url"],
+        retry=retry_args(),
+    shell:
+        "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record}.{wildcards.ext}"
+        " --dest {output} --checksums {input.checksums} --lock {params.lock}"
+        " {params.mirror} --base-url {params.base_url:q} {params.retry} > {log} 2>&1"
+
+
+rule mitdb_summary:
+    input:
+        checksums=f"{DATA}/mitdb/SHA256SUMS.txt",
+        records=mitdb_record_files,
+    output:
+        beat_counts="results/data/mitdb/beat_counts.csv",
+        annotations="results/data/mitdb/annotation_counts.csv",
+        records="results/data/mitdb/records.csv",
+    log:
+        "logs/data/mitdb_summary.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        records=mitdb_records(),
+    shell:
+        "python -m ecgrepro.cli mitdb-summary --checksums {input.checksums} --records {params.records}"
+        " --beat-counts {output.beat_counts} --annotations {output.annotations}"
+        " --records-table {output.records} > {log} 2>&1"
+
+
+rule data:
+    input:
+        data_outputs(),
+    localrule: True
