@@ -158,7 +158,7 @@ def fetch(
         raise DownloadError(
             f"{what}: {retry.attempts} attempts to get {source} failed; last error: "
             f"{type(last_error).__name__}: {last_error}. Check the network or the mirror "
-            "and rerun; nothing partial was kept."
+            "and rerun, or set config key data_mirror to a local copy; nothing partial was kept."
         ) from last_error
 
     try:
