@@ -15,6 +15,7 @@ configfile: Path(workflow.basedir) / "config" / "config.yaml"
 # -----------------------------------------------------
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
+include: "workflow/rules/knn.smk"
 
 
 # targets

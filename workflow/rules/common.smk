@@ -26,6 +26,8 @@ DATA_LOCK = f"{DATA}/sha256.lock"
 
 wildcard_constraints:
     name=r"[A-Za-z0-9_]+",
+    dataset=r"[A-Za-z0-9_]+",
+    variant=r"[a-z0-9-]+",
     split="TRAIN|TEST",
     fmt="tsv|ts",
     record=r"\d{3}",
@@ -92,5 +94,22 @@ def data_outputs():
     ]
 
 
+def knn_ks_arg():
+    return ",".join(map(str, config["knn"]["ks"]))
+
+
+def knn_accuracy_files():
+    return expand(
+        "results/knn/{dataset}/{variant}/accuracy.csv",
+        dataset=config["ucr_datasets"],
+        variant=config["knn"]["variants"],
+    )
+
+
+def knn_mem_mb(wildcards, input):
+    """The test x train matrix and its inputs are small; leave room for numba."""
+    return max(1000, int(20 * input.size_mb) + 1000)
+
+
 def final_outputs():
-    return data_outputs()
+    return data_outputs() + ["results/tables/knn.csv"]
