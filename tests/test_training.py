@@ -1,0 +1,312 @@
+"""Training protocols, the shared loop's bookkeeping, determinism and run files."""
+
+import json
+import math
+import os
+
+os.environ["KERAS_BACKEND"] = "tensorflow"  # explicit, before keras is imported
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from ecgrepro.data.ucr import UCRDataset
+from ecgrepro.errors import EcgreproError
+from ecgrepro.models.lstm_fcn import LSTMFCNArch
+from ecgrepro.training import (
+    PRESETS,
+    RunResult,
+    TrainingDivergedError,
+    get_protocol,
+    write_run_dir,
+)
+from ecgrepro.training.common import (
+    PlateauSchedule,
+    balanced_class_weights,
+    derive_seeds,
+    prepare_inputs,
+    select_epochs,
+    z_normalise,
+)
+from ecgrepro.training.loop import prepare_run, run_protocol
+
+QUIET = {"log": lambda msg: None}
+# Keras 3.15 with numpy 2.3 warns inside its own tensor-to-numpy conversion.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:__array__ implementation doesn't accept a copy keyword:DeprecationWarning"
+)
+TIMING = ["seconds", "eval_seconds"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """20 training and 12 test series of length 30, two classes, imbalanced training set."""
+    rng = np.random.default_rng(0)
+    t = np.linspace(0, 1, 30)
+
+    def draw(y):
+        return np.sin(2 * np.pi * (2 + y[:, None]) * t) + 0.3 * rng.normal(size=(len(y), 30))
+
+    y_train = np.r_[np.zeros(13, int), np.ones(7, int)]
+    y_test = np.r_[np.zeros(6, int), np.ones(6, int)]
+    return UCRDataset("Tiny", draw(y_train), y_train, draw(y_test), y_test, np.array(["1", "2"]))
+
+
+@pytest.fixture(scope="module")
+def arch():
+    return LSTMFCNArch.test_params(length=30)
+
+
+# --- protocols and helpers (no framework) -------------------------------------------
+
+
+def test_presets_hold_the_published_protocols():
+    k, b = PRESETS["karim2018"], PRESETS["blog2020"]
+    assert (k.epochs, k.batch_size, k.learning_rate) == (2000, 128, 1e-3)
+    assert k.plateau_factor == pytest.approx(2 ** (-1 / 3))
+    assert (k.plateau_patience, k.plateau_min_lr) == (100, 1e-4)
+    assert (k.class_weight, k.checkpoint, k.z_normalise) == ("balanced", "min_train_loss", True)
+    assert (b.epochs, b.batch_size, b.checkpoint) == (50, 128, "best_test")
+    assert b.loss == "binary_crossentropy" and b.class_weight is None
+    assert b.selects_on_test and not k.selects_on_test
+    assert get_protocol("karim2018", epochs=3).epochs == 3
+    with pytest.raises(ValueError):
+        get_protocol("karim2018", checkpoint="best_test", test_every=0)
+
+
+def test_balanced_class_weights_match_sklearn():
+    from sklearn.utils.class_weight import compute_class_weight
+
+    y = np.array([0] * 13 + [1] * 7 + [2] * 3)
+    ours = balanced_class_weights(y, 3)
+    np.testing.assert_allclose(ours, compute_class_weight("balanced", classes=np.arange(3), y=y))
+    with pytest.raises(EcgreproError):
+        balanced_class_weights(np.array([0, 0, 2]), 3)
+
+
+def test_z_normalise_and_binary_loss_fallback(tiny):
+    z = z_normalise(3 + 5 * tiny.X_train)
+    np.testing.assert_allclose(z.mean(axis=1), 0, atol=1e-9)
+    np.testing.assert_allclose(z.std(axis=1), 1, atol=1e-6)
+    three = UCRDataset("Three", tiny.X_train, tiny.y_train % 3, tiny.X_test, tiny.y_test,
+                       np.array(["a", "b", "c"]))
+    assert prepare_inputs(three, PRESETS["blog2020"]).loss == "categorical_crossentropy"
+    assert prepare_inputs(tiny, PRESETS["blog2020"]).loss == "binary_crossentropy"
+
+
+def test_non_finite_input_is_refused(tiny, arch):
+    X = tiny.X_train.copy()
+    X[3, 5] = np.nan
+    bad = UCRDataset("Holes", X, tiny.y_train, tiny.X_test, tiny.y_test, tiny.classes)
+    with pytest.raises(EcgreproError, match="Holes: 1 train series"):
+        prepare_run(bad, arch, "blog2020", 0)
+
+
+def test_derive_seeds_is_stable_and_splits_streams():
+    a, b = derive_seeds(7), derive_seeds(7)
+    assert a == b and a["framework_seed"] != a["shuffle_seed"]
+    assert derive_seeds(8)["framework_seed"] != a["framework_seed"]
+
+
+def test_select_epochs_on_a_synthetic_history():
+    history = pd.DataFrame({
+        "epoch": [1, 2, 3, 4, 5, 6, 7],
+        "loss": [1.0, 0.5, 0.5, 0.7, 0.4, 0.4, 0.6],
+        "test_accuracy": [0.5, 0.8, np.nan, 0.9, 0.9, 0.95, 0.7],
+    })
+    # Ties keep the earliest epoch (Keras's strict comparison); NaN (no test) is skipped.
+    assert select_epochs(history) == {"last": 7, "min_train_loss": 5, "best_test": 6}
+    history["test_accuracy"] = np.nan
+    assert select_epochs(history)["best_test"] is None
+
+
+def test_plateau_schedule_matches_keras_callback():
+    """Same learning rates as keras.callbacks.ReduceLROnPlateau on one loss sequence."""
+    keras = pytest.importorskip("keras")
+    from types import SimpleNamespace
+
+    factor, patience, min_lr = 2 ** (-1 / 3), 3, 4e-4
+    rng = np.random.default_rng(3)
+    losses = np.r_[np.linspace(1, 0.5, 5), 0.5 + 5e-5 * rng.normal(size=40), 0.3, np.full(30, 0.31)]
+    callback = keras.callbacks.ReduceLROnPlateau(
+        monitor="loss", mode="min", factor=factor, patience=patience, min_lr=min_lr
+    )
+    callback.set_model(SimpleNamespace(optimizer=keras.optimizers.Adam(learning_rate=1e-3)))
+    callback.on_train_begin()
+    ours, lr = PlateauSchedule(factor, patience, min_lr), float(np.float32(1e-3))
+    for epoch, loss in enumerate(losses):
+        callback.on_epoch_end(epoch, {"loss": float(loss)})
+        lr = ours.step(float(loss), lr)
+        assert lr == float(keras.ops.convert_to_numpy(callback.model.optimizer.learning_rate))
+    assert lr == float(np.float32(min_lr))  # the sequence reaches the floor
+
+
+# --- the shared loop with a fake framework ------------------------------------------
+
+
+class FakeAdapter:
+    """Deterministic stand-in: state is the number of steps; losses follow a script."""
+
+    framework, device = "fake", "cpu"
+
+    def __init__(self, losses, n_classes=2):
+        self.losses, self.steps, self.lr, self.n_classes = list(losses), 0, None, n_classes
+        self.lrs_seen = []
+
+    def train_batch(self, x, y, w):
+        self.steps += 1
+        self.lrs_seen.append(self.lr)
+        return self.losses[self.steps - 1], 0.5
+
+    def predict_proba(self, x):
+        # Accuracy changes with the state, so every checkpoint predicts differently.
+        rng = np.random.default_rng(self.steps)
+        p = rng.uniform(size=(len(x), self.n_classes))
+        return (p / p.sum(axis=1, keepdims=True)).astype(np.float32)
+
+    def get_state(self):
+        return self.steps
+
+    def set_state(self, state):
+        self.steps = state
+
+    def get_lr(self):
+        return self.lr
+
+    def set_lr(self, lr):
+        self.lr = lr
+
+    def param_counts(self):
+        return {"total": 1, "trainable": 1, "non_trainable": 0}
+
+
+def _run_fake(tiny, arch, losses, **overrides):
+    protocol, inputs, seeds = prepare_run(tiny, arch, get_protocol("karim2018", **overrides), 0)
+    adapter = FakeAdapter(losses)
+    result = run_protocol(adapter, inputs, protocol, dataset=tiny, arch=arch, seeds=seeds,
+                          determinism={}, **QUIET)
+    return result, adapter
+
+
+def test_checkpoint_rules_predict_from_their_epochs(tiny, arch):
+    losses = [0.9, 0.5, 0.6, 0.4, 0.45, 0.7]
+    result, _ = _run_fake(tiny, arch, losses, epochs=6)
+    h = result.history.set_index("epoch")
+    m = result.metrics
+    assert m["epoch_last"] == 6 and m["epoch_min_train_loss"] == 4
+    assert m["epoch_best_test"] == select_epochs(result.history)["best_test"]
+    for rule in ("last", "min_train_loss", "best_test"):
+        assert m[f"accuracy_{rule}"] == h.loc[m[f"epoch_{rule}"], "test_accuracy"]
+    assert m["accuracy"] == m["accuracy_min_train_loss"] and not m["test_set_selection"]
+    assert set(result.predictions["checkpoint"]) == {"last", "min_train_loss", "best_test"}
+
+
+def test_test_set_never_drives_the_schedule(tiny, arch):
+    """karim2018: the LR sequence is the same with and without test evaluation."""
+    losses = [1.0] + [0.99995] * 9
+    kw = dict(epochs=10, plateau_patience=2, plateau_min_lr=1e-4)
+    with_test, a = _run_fake(tiny, arch, losses, **kw)
+    without, b = _run_fake(tiny, arch, losses, test_every=0, **kw)
+    assert a.lrs_seen == b.lrs_seen and a.lrs_seen[-1] < a.lrs_seen[0]
+    assert with_test.metrics["epoch_min_train_loss"] == without.metrics["epoch_min_train_loss"]
+    assert without.metrics["accuracy_best_test"] is None
+    assert without.history["test_accuracy"].isna().all()
+
+
+def test_nan_loss_stops_with_history(tiny, arch):
+    with pytest.raises(TrainingDivergedError) as info:
+        _run_fake(tiny, arch, [0.7, 0.6, math.nan, 0.5], epochs=4)
+    err = info.value
+    assert isinstance(err, EcgreproError) and err.epoch == 3
+    assert "Tiny" in str(err) and "epoch 3" in str(err)
+    assert err.history["epoch"].tolist() == [1, 2, 3] and np.isnan(err.history["loss"].iloc[-1])
+
+
+def test_write_run_dir(tmp_path, tiny, arch):
+    result, _ = _run_fake(tiny, arch, [0.9, 0.5, 0.6], epochs=3)
+    assert isinstance(result, RunResult)
+    paths = write_run_dir(result, tmp_path / "run")
+    metrics = json.loads(paths["metrics"].read_text())
+    assert metrics["epoch_min_train_loss"] == 2 and "determinism" in metrics
+    preds = pd.read_csv(paths["predictions"], dtype={"y_true": str, "y_pred": str})
+    assert list(preds.columns[:4]) == ["checkpoint", "case_id", "y_true", "y_pred"]
+    assert list(preds.columns[4:]) == ["proba_1", "proba_2"] and len(preds) == 3 * 12
+    assert len(pd.read_csv(paths["history"])) == 3
+    assert sorted(p.name for p in (tmp_path / "run").iterdir()) == [
+        "history.csv", "metrics.json", "predictions.csv",
+    ]
+
+
+# --- the real frameworks ------------------------------------------------------------
+
+FRAMEWORKS = ["torch", "keras"]
+
+
+def _fit_module(framework):
+    pytest.importorskip("torch" if framework == "torch" else "tensorflow")
+    import importlib
+
+    return importlib.import_module(f"ecgrepro.training.{framework}_fit")
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_unknown_architecture_is_refused(framework):
+    fit = _fit_module(framework)
+    with pytest.raises(TypeError, match="no network registered for dict"):
+        fit.build_network({"length": 30})
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_same_seed_gives_bit_identical_runs(framework, tiny, arch):
+    fit = _fit_module(framework)
+    protocol = get_protocol("karim2018", epochs=3, batch_size=10)
+    seeds = (5, 5, 6) if framework == "torch" else (5, 5)  # Keras runs cost ~4 s each
+    runs = [fit.fit_evaluate(tiny, arch, protocol, seed=s, device="cpu", threads=1, **QUIET)
+            for s in seeds]
+    first, again = runs[:2]
+    pd.testing.assert_frame_equal(first.predictions, again.predictions, check_exact=True)
+    pd.testing.assert_frame_equal(first.history.drop(columns=TIMING),
+                                  again.history.drop(columns=TIMING), check_exact=True)
+    if len(runs) > 2:
+        assert not first.predictions.equals(runs[2].predictions)
+    m = first.metrics
+    assert m["n_params"] == arch.param_counts()["total"] and m["framework"] == framework
+    assert m["accuracy_last"] == first.history["test_accuracy"].iloc[-1]
+    assert first.determinism["seed"] == 5
+    # TF fixes its thread pools when it first initialises (an earlier test may have
+    # done so), so only torch is guaranteed to apply the request inside pytest.
+    assert isinstance(first.determinism["threads_applied"], bool)
+    if framework == "torch":
+        assert first.determinism["threads_applied"]
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_diverging_run_raises_with_history(framework, tiny, arch):
+    fit = _fit_module(framework)
+    protocol = get_protocol("blog2020", epochs=4, learning_rate=1e30)
+    with pytest.raises(TrainingDivergedError, match="Tiny: the training loss became") as info:
+        fit.fit_evaluate(tiny, arch, protocol, seed=0, device="cpu", **QUIET)
+    h = info.value.history
+    assert len(h) == info.value.epoch and not np.isfinite(h["loss"].iloc[-1])
+
+
+def test_torch_and_keras_train_identically_from_the_same_weights(tiny):
+    """C10 beyond the forward pass: Adam epsilon placement, class-weighted loss
+    reduction, BN momentum and batch order agree (dropout off, since the frameworks
+    draw different masks)."""
+    from ecgrepro.models.lstm_fcn_keras import export_weights
+    from ecgrepro.models.lstm_fcn_torch import load_keras_weights
+
+    keras_fit, torch_fit = _fit_module("keras"), _fit_module("torch")
+    arch = LSTMFCNArch.test_params(length=30, dropout=0.0)
+    protocol = get_protocol("karim2018", epochs=4, batch_size=10)
+    protocol, inputs, seeds = prepare_run(tiny, arch, protocol, 1)
+    ka, _ = keras_fit.make_adapter(arch, protocol, inputs.loss, 11, "cpu")
+    ta, _ = torch_fit.make_adapter(arch, protocol, inputs.loss, 11, "cpu")
+    load_keras_weights(ta.model, export_weights(ka.model))
+    kw = dict(dataset=tiny, arch=arch, seeds=seeds, determinism={}, **QUIET)
+    rk, rt = run_protocol(ka, inputs, protocol, **kw), run_protocol(ta, inputs, protocol, **kw)
+    np.testing.assert_allclose(rk.history["loss"], rt.history["loss"], atol=1e-5)
+    pk, pt = (r.predictions.filter(like="proba_").to_numpy() for r in (rk, rt))
+    assert np.abs(pk - pt).max() <= 1e-4

@@ -1,0 +1,256 @@
+"""The epoch loop and its bookkeeping, shared by both frameworks.
+
+A framework file supplies an *adapter*: a built, compiled network that can train on one
+batch, predict probabilities, save/restore its weights and set its learning rate. All
+else (batch order, learning-rate schedule, checkpoint rules, test evaluation, NaN
+detection, timing, progress logging, the returned :class:`RunResult`) happens here, once.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+import time
+from typing import Any, Protocol as TypingProtocol
+
+import numpy as np
+import pandas as pd
+
+from ecgrepro.errors import EcgreproError
+from ecgrepro.training.common import (
+    CheckpointTracker,
+    Inputs,
+    PlateauSchedule,
+    Progress,
+    TrainingDivergedError,
+    derive_seeds,
+    numpy_loss,
+    prepare_inputs,
+)
+from ecgrepro.training.presets import RULES, Protocol, get_protocol
+from ecgrepro.training.results import RunResult
+
+__all__ = ["Adapter", "HISTORY_COLUMNS", "prepare_run", "run_protocol"]
+
+HISTORY_COLUMNS = [
+    "epoch", "loss", "accuracy", "lr", "test_loss", "test_accuracy", "seconds", "eval_seconds",
+]
+_LOG = logging.getLogger("ecgrepro.training")
+
+
+class Adapter(TypingProtocol):
+    """What the loop needs from a framework (see ``torch_fit`` and ``keras_fit``)."""
+
+    framework: str
+    device: str
+
+    def train_batch(self, x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+        """One optimiser step; return the batch's (loss, accuracy) before the step.
+
+        ``y`` is one-hot, ``w`` per-sample loss weights; the loss is
+        ``sum(w * loss) / batch_size`` (Keras's ``sum_over_batch_size``).
+        """
+
+    def predict_proba(self, x: np.ndarray) -> np.ndarray:
+        """Class probabilities in inference mode (no dropout, BN moving statistics)."""
+
+    def get_state(self) -> Any:
+        """A copy of all weights and BN statistics."""
+
+    def set_state(self, state: Any) -> None:
+        """Restore a copy made by :meth:`get_state`."""
+
+    def get_lr(self) -> float: ...
+
+    def set_lr(self, lr: float) -> None: ...
+
+    def param_counts(self) -> dict[str, int]:
+        """``total``, ``trainable``, ``non_trainable`` in Keras's convention."""
+
+
+def prepare_run(dataset, arch, protocol, seed) -> tuple[Protocol, Inputs, dict]:
+    """The framework-free start of ``fit_evaluate``: protocol, inputs, seeds, checks.
+
+    ``protocol`` may be a preset name or a :class:`Protocol`.
+    """
+    if isinstance(protocol, str):
+        protocol = get_protocol(protocol)
+    inputs = prepare_inputs(dataset, protocol)
+    if arch.length != inputs.X_train.shape[-1] or arch.n_classes != inputs.n_classes:
+        raise EcgreproError(
+            f"{dataset.name}: the network expects length {arch.length} and "
+            f"{arch.n_classes} classes, the data have {inputs.X_train.shape[-1]} and "
+            f"{inputs.n_classes}. Build the architecture from the dataset."
+        )
+    return protocol, inputs, derive_seeds(seed)
+
+
+def run_protocol(
+    adapter: Adapter,
+    inputs: Inputs,
+    protocol: Protocol,
+    *,
+    dataset,
+    arch,
+    seeds: dict,
+    determinism: dict,
+    log=None,
+    progress_seconds: float = 10.0,
+    progress_epochs: int | None = None,
+) -> RunResult:
+    """Train ``adapter`` under ``protocol`` and evaluate every checkpoint rule.
+
+    Progress lines (epoch, loss, lr, test accuracy, elapsed, ETA) go to ``log`` at the
+    first and last epoch and every ``progress_seconds`` (or ``progress_epochs``).
+
+    Raises
+    ------
+    TrainingDivergedError
+        When an epoch's training loss is NaN or infinite; ``.history`` holds every
+        epoch up to and including that one.
+    """
+    log = log or _LOG.info
+    label = f"{dataset.name}/{arch.name}/{adapter.framework}/seed{seeds['seed']}/{protocol.name}"
+    rng = np.random.default_rng(seeds["shuffle_seed"])
+    schedule = (
+        PlateauSchedule(
+            protocol.plateau_factor,
+            protocol.plateau_patience,
+            protocol.plateau_min_lr,
+            protocol.plateau_min_delta,
+            protocol.plateau_cooldown,
+        )
+        if protocol.plateau_factor
+        else None
+    )
+    tracker, snapshots, rows = CheckpointTracker(), {}, []
+    progress = Progress(protocol.epochs, label, log, progress_seconds, progress_epochs)
+    lr = float(np.float32(protocol.learning_rate))  # Keras keeps the rate in float32
+    adapter.set_lr(lr)
+    n = len(inputs.y_train)
+    log(
+        f"{label}: {n} train / {len(inputs.y_test)} test series, loss {inputs.loss}, "
+        f"{protocol.epochs} epochs on {adapter.device}, {adapter.param_counts()['total']:,} params"
+    )
+
+    fit_start = time.perf_counter()
+    for epoch in range(1, protocol.epochs + 1):
+        start = time.perf_counter()
+        order = rng.permutation(n) if protocol.shuffle else np.arange(n)
+        loss_sum = correct_sum = 0.0
+        for b in range(0, n, protocol.batch_size):
+            idx = order[b : b + protocol.batch_size]
+            loss_b, acc_b = adapter.train_batch(
+                inputs.X_train[idx], inputs.Y_train[idx], inputs.w_train[idx]
+            )
+            loss_sum += loss_b * len(idx)  # Keras averages batch losses by batch size
+            correct_sum += acc_b * len(idx)
+        loss, accuracy = loss_sum / n, correct_sum / n
+        seconds = time.perf_counter() - start
+
+        test_loss = test_acc = math.nan
+        eval_seconds = 0.0
+        evaluate = protocol.test_every and epoch % protocol.test_every == 0
+        if evaluate and math.isfinite(loss):
+            start = time.perf_counter()
+            proba = adapter.predict_proba(inputs.X_test)
+            eval_seconds = time.perf_counter() - start
+            test_acc = float(np.mean(proba.argmax(axis=1) == inputs.y_test))
+            test_loss = numpy_loss(inputs.loss, proba, inputs.y_test)
+        rows.append(dict(zip(HISTORY_COLUMNS, (
+            epoch, loss, accuracy, lr, test_loss, test_acc, seconds, eval_seconds,
+        ))))
+        if not math.isfinite(loss):
+            raise TrainingDivergedError(
+                f"{dataset.name}: the training loss became {loss} at epoch {epoch} of "
+                f"{protocol.epochs} ({adapter.framework}, seed {seeds['seed']}, protocol "
+                f"{protocol.name}, lr {lr:.3g}); the run stopped. The history up to this "
+                "epoch is attached to this error as .history. Check the inputs for "
+                "extreme values or lower the learning rate.",
+                history=pd.DataFrame(rows, columns=HISTORY_COLUMNS),
+                epoch=epoch,
+            )
+        # The test accuracy feeds only the best_test rule, never the schedule.
+        for rule in tracker.update(epoch, loss, test_acc if evaluate else None):
+            snapshots[rule] = adapter.get_state()
+        if schedule is not None:
+            new_lr = schedule.step(loss, lr)
+            if new_lr != lr:
+                adapter.set_lr(new_lr)
+                lr = new_lr
+        progress.update(epoch, loss, rows[-1]["lr"], test_acc)
+    fit_seconds = time.perf_counter() - fit_start
+
+    snapshots["last"] = adapter.get_state()
+    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    predictions, accuracy_by_rule, predict_seconds = [], {}, math.nan
+    for rule in RULES:
+        if tracker.epochs[rule] is None:
+            accuracy_by_rule[rule] = None
+            continue
+        adapter.set_state(snapshots[rule])
+        start = time.perf_counter()
+        proba = adapter.predict_proba(inputs.X_test)
+        if rule == "last":
+            predict_seconds = time.perf_counter() - start
+        predictions.append(_prediction_frame(rule, proba, inputs.y_test, dataset.classes))
+        accuracy_by_rule[rule] = float(np.mean(proba.argmax(axis=1) == inputs.y_test))
+    adapter.set_state(snapshots["last"])
+
+    train_s = history["seconds"].to_numpy()
+    steady = train_s[1:] if len(train_s) > 1 else train_s  # epoch 1 includes warm-up
+    metrics = {
+        "dataset": dataset.name,
+        "model": arch.name,
+        "framework": adapter.framework,
+        "device": adapter.device,
+        "protocol": protocol.name,
+        "seed": seeds["seed"],
+        "checkpoint_rule": protocol.checkpoint,
+        "test_set_selection": protocol.selects_on_test,
+        "accuracy": accuracy_by_rule[protocol.checkpoint],
+        "accuracy_by_rule": accuracy_by_rule,
+        "epoch_by_rule": dict(tracker.epochs),
+        **{f"accuracy_{r}": accuracy_by_rule[r] for r in RULES},
+        **{f"epoch_{r}": tracker.epochs[r] for r in RULES},
+        "epochs": protocol.epochs,
+        "final_lr": lr,
+        "min_train_loss": tracker.best_loss,
+        "fit_seconds": fit_seconds,
+        "predict_seconds": predict_seconds,
+        "seconds_per_epoch": float(np.mean(steady)),
+        "first_epoch_seconds": float(train_s[0]),
+        "eval_seconds_per_epoch": float(history["eval_seconds"].mean()),
+        **{f"n_params{s}": v for s, v in _suffixed(adapter.param_counts()).items()},
+        "loss": inputs.loss,
+        "class_weights": None if inputs.class_weights is None else inputs.class_weights.tolist(),
+        "n_train": int(n),
+        "n_test": int(len(inputs.y_test)),
+        "arch": arch.to_dict(),
+        "protocol_params": protocol.to_dict(),
+    }
+    determinism = dict(determinism, **seeds)
+    log(
+        f"{label}: done in {fit_seconds:.1f} s; test accuracy "
+        + ", ".join(f"{r} {a:.4f}" for r, a in accuracy_by_rule.items() if a is not None)
+    )
+    return RunResult(history, pd.concat(predictions, ignore_index=True), metrics, determinism)
+
+
+def _suffixed(counts: dict[str, int]) -> dict[str, int]:
+    return {"" if k == "total" else f"_{k}": int(v) for k, v in counts.items()}
+
+
+def _prediction_frame(rule, proba, y_true, classes) -> pd.DataFrame:
+    labels = np.asarray(classes).astype(str)
+    frame = pd.DataFrame(
+        {
+            "checkpoint": rule,
+            "case_id": np.arange(len(y_true)),
+            "y_true": labels[y_true],
+            "y_pred": labels[proba.argmax(axis=1)],
+        }
+    )
+    for j, lab in enumerate(labels):
+        frame[f"proba_{lab}"] = proba[:, j].astype(np.float64)
+    return frame
