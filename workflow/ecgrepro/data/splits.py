@@ -1,0 +1,142 @@
+"""Train/test splits of MIT-BIH segments, and validation parts carved from training data.
+
+Two protocols, both returning a list of ``(train_idx, test_idx)`` index arrays into a
+segment table (:attr:`ecgrepro.data.segments.Segments.table`):
+
+* ``oh2018``: stratified ten-fold cross-validation over segments (sklearn
+  ``StratifiedKFold``, shuffled, seeded), as Oh et al. report. Intra-patient: segments of
+  one record fall into training and test folds alike (claim C9).
+* ``dechazal2004``: one split, train on the DS1 records, test on the DS2 records (de
+  Chazal et al. 2004); the paced records 102, 104, 107 and 217 are in neither and are
+  dropped. Inter-patient. It takes whatever classes the table has: Oh et al.'s five, or
+  the AAMI groups from ``SegmentConfig.aami()`` (which must be segmented anew, as runs
+  are formed on the grouped classes).
+
+Early stopping or checkpoint selection must use :func:`validation_split`, which carves
+its part out of the *training* indices only; never the test fold.
+"""
+
+from __future__ import annotations
+
+import logging
+
+import numpy as np
+
+from ecgrepro.errors import DataError
+
+__all__ = [
+    "DS1", "DS2", "PACED", "PROTOCOLS",
+    "dechazal2004_split", "folds", "oh2018_folds", "validation_split",
+]
+
+log = logging.getLogger(__name__)
+
+#: de Chazal, O'Dwyer & Reilly 2004, IEEE TBME 51(7): training and test records.
+DS1 = tuple(str(r) for r in (101, 106, 108, 109, 112, 114, 115, 116, 118, 119, 122, 124,
+                             201, 203, 205, 207, 208, 209, 215, 220, 223, 230))
+DS2 = tuple(str(r) for r in (100, 103, 105, 111, 113, 117, 121, 123, 200, 202, 210, 212,
+                             213, 214, 219, 221, 222, 228, 231, 232, 233, 234))
+#: Records with paced beats, excluded by de Chazal et al. (and by AAMI EC57).
+PACED = ("102", "104", "107", "217")
+PROTOCOLS = ("oh2018", "dechazal2004")
+
+
+def oh2018_folds(labels, n_folds: int = 10, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Stratified k-fold over segments (intra-patient), shuffled with ``seed``.
+
+    Every segment is in exactly one test fold; class proportions are kept per fold.
+    """
+    from sklearn.model_selection import StratifiedKFold
+
+    labels = np.asarray(labels)
+    skf = StratifiedKFold(n_splits=n_folds, shuffle=True, random_state=seed)
+    return [(tr.astype(np.int64), te.astype(np.int64))
+            for tr, te in skf.split(np.zeros(len(labels)), labels)]
+
+
+def dechazal2004_split(records) -> list[tuple[np.ndarray, np.ndarray]]:
+    """One inter-patient split: segments of DS1 records train, those of DS2 records test.
+
+    Parameters
+    ----------
+    records : sequence of str
+        The record of each segment (the table's ``record`` column).
+
+    Returns
+    -------
+    list
+        One ``(train_idx, test_idx)`` pair; segments of other records (the paced ones)
+        are in neither.
+    """
+    records = np.asarray(records, dtype=str)
+    train = np.flatnonzero(np.isin(records, DS1))
+    test = np.flatnonzero(np.isin(records, DS2))
+    if not len(train) or not len(test):
+        raise DataError(
+            "dechazal2004 needs segments of DS1 and of DS2 records; got "
+            f"{len(train)} DS1 and {len(test)} DS2 segments. Segment all 44 non-paced "
+            "records (mitdb minus 102, 104, 107, 217)."
+        )
+    dropped = sorted(set(records) - set(DS1) - set(DS2))
+    if dropped:
+        log.info("dechazal2004: segments of records %s are in neither DS1 nor DS2", dropped)
+    return [(train.astype(np.int64), test.astype(np.int64))]
+
+
+def folds(protocol: str, table, n_folds: int = 10, seed: int = 0):
+    """``(train_idx, test_idx)`` pairs for ``protocol`` over a segment table.
+
+    ``n_folds`` and ``seed`` apply to ``oh2018`` only; ``dechazal2004`` has one fixed split.
+    """
+    if protocol == "oh2018":
+        return oh2018_folds(table["label"].to_numpy(), n_folds, seed)
+    if protocol == "dechazal2004":
+        return dechazal2004_split(table["record"].to_numpy())
+    raise ValueError(f"unknown split protocol {protocol!r}; choose one of {PROTOCOLS}")
+
+
+def validation_split(train_idx, labels, fraction: float = 0.1, seed: int = 0, groups=None):
+    """Carve a stratified validation part out of the training indices.
+
+    Parameters
+    ----------
+    train_idx : array of int
+        Indices (into ``labels``) of the training fold; nothing outside it is used.
+    labels : array
+        Labels of *all* segments (indexed by ``train_idx``).
+    fraction : float
+        Share of the training fold held out, in (0, 1).
+    seed : int
+        Seed of the shuffle.
+    groups : array, optional
+        Group (record) of every segment. If given, whole records are held out
+        (sklearn ``StratifiedGroupKFold`` with ``round(1 / fraction)`` folds, first fold),
+        so that validation of an inter-patient protocol is itself inter-patient.
+
+    Returns
+    -------
+    fit_idx, val_idx : ndarray of int
+        Disjoint, sorted, and together equal to ``train_idx``.
+    """
+    from sklearn.model_selection import StratifiedGroupKFold, StratifiedShuffleSplit
+
+    if not 0.0 < fraction < 1.0:
+        raise ValueError(f"fraction must be in (0, 1), got {fraction}")
+    train_idx = np.asarray(train_idx, dtype=np.int64)
+    y = np.asarray(labels)[train_idx]
+    try:
+        if groups is None:
+            splitter = StratifiedShuffleSplit(n_splits=1, test_size=fraction, random_state=seed)
+            fit, val = next(splitter.split(np.zeros(len(y)), y))
+        else:
+            g = np.asarray(groups)[train_idx]
+            splitter = StratifiedGroupKFold(n_splits=max(2, round(1 / fraction)), shuffle=True,
+                                            random_state=seed)
+            fit, val = next(splitter.split(np.zeros(len(y)), y, g))
+    except ValueError as exc:
+        raise DataError(
+            f"cannot carve a stratified {fraction:.0%} validation part from {len(y)} "
+            f"training segments (class counts {np.unique(y, return_counts=True)[1].tolist()}"
+            f"{'' if groups is None else ', grouped by record'}): {exc}"
+        ) from exc
+    return np.sort(train_idx[fit]), np.sort(train_idx[val])
