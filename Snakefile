@@ -16,6 +16,8 @@ configfile: Path(workflow.basedir) / "config" / "config.yaml"
 include: "workflow/rules/common.smk"
 include: "workflow/rules/data.smk"
 include: "workflow/rules/knn.smk"
+include: "workflow/rules/mitdb.smk"
+include: "workflow/rules/train.smk"
 
 
 # targets

@@ -132,6 +132,45 @@ def cmd_knn_table(args) -> None:
     plot_knn(table, args.png, args.pdf, UCR_REFERENCES)
 
 
+def cmd_mitdb_segments(args) -> None:
+    from ecgrepro.data.mitdb import check_records
+    from ecgrepro.data.segments import SegmentConfig, save_segments, segment_counts
+    from ecgrepro.data.segments import segment_records
+
+    cfg = SegmentConfig.from_dict(json.loads(args.config))
+    records = check_records(args.records)
+    segments = segment_records(Path(args.checksums).parent, records, cfg)
+    save_segments(args.npz, segments)
+    by_class = segment_counts(segments.table, cfg.classes)
+    _write_csv(by_class.reset_index(), args.counts_by_record)
+    totals = by_class.loc["total"].rename_axis("class").reset_index(name="segments")
+    _write_csv(totals, args.counts_by_class)
+    log.info("%d segments from %d records; skipped %s", len(segments.X), len(records),
+             list(segments.skipped) or "none")
+
+
+def cmd_train(args) -> None:
+    from ecgrepro.runs import train_run
+
+    metrics = train_run(
+        args.data,
+        dataset=args.dataset,
+        model_name=args.model,
+        model=json.loads(args.model_json),
+        framework=args.framework,
+        protocol=args.protocol,
+        protocol_overrides=json.loads(args.protocol_json),
+        split=args.split,
+        seed=args.seed,
+        outdir=args.outdir,
+        device=args.device,
+        threads=args.threads,
+        n_folds=args.n_folds,
+        fold_seed=args.fold_seed,
+    )
+    log.info("accuracy by checkpoint rule: %s", metrics["accuracy_by_rule"])
+
+
 def _write_csv(frame, path) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -189,6 +228,32 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--annotations", required=True)
     p.add_argument("--records-table", required=True)
     p.set_defaults(func=cmd_mitdb_summary)
+
+    p = sub.add_parser("mitdb-segments", help="cut MIT-BIH records into beat segments")
+    p.add_argument("--checksums", required=True, help="SHA256SUMS.txt beside the records")
+    p.add_argument("--records", nargs="+", required=True)
+    p.add_argument("--config", required=True, help="SegmentConfig fields as JSON")
+    p.add_argument("--npz", required=True)
+    p.add_argument("--counts-by-class", required=True)
+    p.add_argument("--counts-by-record", required=True)
+    p.set_defaults(func=cmd_mitdb_segments)
+
+    p = sub.add_parser("train", help="train and evaluate one run")
+    p.add_argument("--data", required=True, help="prepared UCR .npz or MIT-BIH segments")
+    p.add_argument("--dataset", required=True)
+    p.add_argument("--model", required=True)
+    p.add_argument("--model-json", required=True, help="the model's config as JSON")
+    p.add_argument("--framework", required=True, choices=["torch", "keras"])
+    p.add_argument("--protocol", required=True)
+    p.add_argument("--protocol-json", default="{}", help="overrides of the preset")
+    p.add_argument("--split", default="test")
+    p.add_argument("--seed", type=int, required=True)
+    p.add_argument("--outdir", required=True)
+    p.add_argument("--device", default="auto", choices=["auto", "cpu", "cuda"])
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--n-folds", type=int, default=10)
+    p.add_argument("--fold-seed", type=int, default=0)
+    p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("knn", help="k-NN for every k from one distance matrix")
     p.add_argument("--npz", required=True, help="prepared dataset")

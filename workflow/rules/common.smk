@@ -1,3 +1,5 @@
+import itertools
+import json
 import os
 import sys
 from pathlib import Path
@@ -22,6 +24,8 @@ from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
 
 DATA = "resources/data"
 DATA_LOCK = f"{DATA}/sha256.lock"
+RUN_DIR = "results/runs/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}"
+RUN_METRICS = f"{RUN_DIR}/metrics.json"
 
 
 wildcard_constraints:
@@ -32,6 +36,11 @@ wildcard_constraints:
     fmt="tsv|ts",
     record=r"\d{3}",
     ext="hea|dat|atr",
+    model=r"[a-z][a-z0-9_]*",
+    framework="torch|keras",
+    protocol=r"[a-z0-9]+",
+    fold=r"test|ds2|fold\d+",
+    seed=r"\d+",
 
 
 def data_mirror():
@@ -111,5 +120,77 @@ def knn_mem_mb(wildcards, input):
     return max(1000, int(20 * input.size_mb) + 1000)
 
 
+def segments_config_json():
+    return json.dumps(config["mitdb_segments"])  # key order = class label order
+
+
+def check_experiments():
+    """Every experiment must name configured models and datasets."""
+    for i, exp in enumerate(config["experiments"]):
+        unknown = sorted(set(exp["models"]) - set(config["models"]))
+        if unknown:
+            raise ValueError(
+                f"config key experiments[{i}].models: {unknown} not in models"
+            )
+        unknown = sorted(set(exp["datasets"]) - set(config["ucr_datasets"]) - {"mitdb"})
+        if unknown:
+            raise ValueError(
+                f"config key experiments[{i}].datasets: {unknown} are neither in "
+                "ucr_datasets nor 'mitdb'"
+            )
+
+
+check_experiments()
+
+
+def eval_splits(dataset, protocol):
+    """Test set of a UCR dataset, oh2018's folds or dechazal2004's DS2."""
+    if dataset != "mitdb":
+        return ["test"]
+    if protocol == "dechazal2004":
+        return ["ds2"]
+    return [f"fold{i}" for i in range(config["training"]["n_folds"])]
+
+
+def train_outputs():
+    out = []
+    for exp in config["experiments"]:
+        for dataset, model, framework, protocol, seed in itertools.product(
+            exp["datasets"],
+            exp["models"],
+            exp["frameworks"],
+            exp["protocols"],
+            range(exp["seeds"]),
+        ):
+            for fold in eval_splits(dataset, protocol):
+                run = dict(dataset=dataset, model=model, framework=framework)
+                run.update(protocol=protocol, fold=fold, seed=seed)
+                out.append(RUN_METRICS.format(**run))
+    return out
+
+
+def train_data(wildcards):
+    if wildcards.dataset == "mitdb":
+        return "resources/prepared/mitdb/segments.npz"
+    return f"resources/prepared/ucr/{wildcards.dataset}.npz"
+
+
+def model_json(wildcards):
+    return json.dumps(config["models"][wildcards.model], sort_keys=True)
+
+
+def protocol_json(wildcards):
+    return json.dumps(config["protocols"].get(wildcards.protocol, {}), sort_keys=True)
+
+
+def train_env(wildcards):
+    return f"../../envs/{wildcards.framework}.yaml"
+
+
+def train_mem_mb(wildcards, input):
+    """Room for the framework, the float64 arrays and their float32 copies."""
+    return 3000 + int(6 * input.size_mb)
+
+
 def final_outputs():
-    return data_outputs() + ["results/tables/knn.csv"]
+    return data_outputs() + ["results/tables/knn.csv"] + train_outputs()

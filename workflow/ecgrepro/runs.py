@@ -1,0 +1,157 @@
+"""One training run, from prepared data to its run directory.
+
+A run is named by ``dataset / model / framework / protocol / split / seed`` and writes
+``metrics.json``, ``predictions.csv``, ``history.csv`` and ``provenance.json`` into its
+own directory, nothing else. The LSTM-FCN runs on UCR data and Oh et al.'s runs on
+MIT-BIH segments go through the same function; only :func:`load_task` tells them apart.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+
+from ecgrepro.data.ucr import UCRDataset, load_prepared
+from ecgrepro.errors import EcgreproError
+from ecgrepro.provenance import collect_provenance, write_json
+
+log = logging.getLogger("ecgrepro")
+
+FRAMEWORKS = ("torch", "keras")
+MITDB = "mitdb"
+
+
+def split_names(dataset: str, protocol: str, n_folds: int) -> list[str]:
+    """The evaluation splits of a (dataset, protocol): the test set, folds, or DS2."""
+    if dataset != MITDB:
+        return ["test"]
+    if protocol == "dechazal2004":
+        return ["ds2"]
+    return [f"fold{i}" for i in range(n_folds)]
+
+
+def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
+              fold_seed: int) -> UCRDataset:
+    """Train and test arrays of one split, as a :class:`UCRDataset`.
+
+    UCR: the archive's train/test split. MIT-BIH: the segments of the training and
+    test part of fold ``split`` (``oh2018``: ``fold<i>`` of a stratified ``n_folds``-fold
+    split seeded by ``fold_seed``; ``dechazal2004``: ``ds2``), so every run of a
+    protocol sees the same folds whatever its training seed.
+    """
+    if dataset != MITDB:
+        if split != "test":
+            raise EcgreproError(f"{dataset}: UCR datasets have one split, 'test', not {split!r}")
+        return load_prepared(data_path)
+    from ecgrepro.data.segments import load_segments
+    from ecgrepro.data.splits import folds
+
+    segments = load_segments(data_path)
+    pairs = folds(protocol, segments.table, n_folds=n_folds, seed=fold_seed)
+    names = split_names(dataset, protocol, n_folds)
+    if split not in names:
+        raise EcgreproError(f"{dataset}/{protocol}: no split {split!r}; splits are {names}")
+    train, test = pairs[names.index(split)]
+    y = segments.y.astype(np.int64)
+    return UCRDataset(
+        name=MITDB,
+        X_train=segments.X[train].astype(np.float64),
+        y_train=y[train],
+        X_test=segments.X[test].astype(np.float64),
+        y_test=y[test],
+        classes=np.asarray(segments.classes, dtype=str),
+    )
+
+
+def build_arch(model: dict, ds: UCRDataset):
+    """The network description of a configured model, sized to the data."""
+    family = model["family"]
+    params = {k: v for k, v in model.items() if k != "family"}
+    n_classes = len(ds.classes)
+    if family == "lstm_fcn":
+        from ecgrepro.models.lstm_fcn import LSTMFCNArch
+
+        return LSTMFCNArch(length=ds.length, n_classes=n_classes, **params)
+    if family == "cnn_rnn":
+        from ecgrepro.models.cnn_rnn import CNNRNNArch
+
+        return CNNRNNArch(length=ds.length, n_classes=n_classes, **params)
+    raise EcgreproError(f"unknown model family {family!r}; use lstm_fcn or cnn_rnn")
+
+
+def _fit_evaluate(framework: str):
+    if framework == "torch":
+        from ecgrepro.training.torch_fit import fit_evaluate
+    elif framework == "keras":
+        os.environ.setdefault("KERAS_BACKEND", "tensorflow")
+        from ecgrepro.training.keras_fit import fit_evaluate
+    else:
+        raise EcgreproError(f"framework must be one of {FRAMEWORKS}, got {framework!r}")
+    return fit_evaluate
+
+
+def train_run(
+    data_path,
+    *,
+    dataset: str,
+    model_name: str,
+    model: dict,
+    framework: str,
+    protocol: str,
+    protocol_overrides: dict,
+    split: str,
+    seed: int,
+    outdir,
+    device: str = "auto",
+    threads: int = 1,
+    n_folds: int = 10,
+    fold_seed: int = 0,
+    data_files=(),
+) -> dict:
+    """Train and evaluate one run and write its directory; return its metrics.
+
+    The directory is assembled in a temporary sibling and renamed into place only when
+    complete. A diverged run (NaN loss) keeps its history in ``<outdir>.failed/`` and
+    raises, so nothing partial is mistaken for a result.
+    """
+    from ecgrepro.training import TrainingDivergedError, get_protocol, write_run_dir
+    from ecgrepro.training.results import write_history
+
+    ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed)
+    arch = build_arch(model, ds)
+    proto = get_protocol(protocol, **protocol_overrides)
+    fit_evaluate = _fit_evaluate(framework)
+    outdir = Path(outdir)
+    try:
+        result = fit_evaluate(ds, arch, proto, seed, device=device, threads=threads)
+    except TrainingDivergedError as exc:
+        failed = outdir.with_name(outdir.name + ".failed")
+        write_history(exc.history, failed / "history.csv")
+        raise EcgreproError(f"{exc} History so far: {failed / 'history.csv'}.") from exc
+
+    result.metrics.update(model=model_name, split=split, fold_seed=fold_seed)
+    tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    try:
+        write_run_dir(result, tmp)
+        extra = {
+            "step": "train",
+            "run": {"dataset": dataset, "model": model_name, "framework": framework,
+                    "protocol": protocol, "split": split, "seed": seed},
+            "determinism": result.determinism,
+            "device_requested": device,
+            "threads": threads,
+        }
+        write_json(tmp / "provenance.json",
+                   collect_provenance(seed, [data_path, *data_files], extra))
+        if outdir.exists():
+            shutil.rmtree(outdir)
+        tmp.rename(outdir)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    return result.metrics

@@ -1,0 +1,41 @@
+# train: one job per run (dataset x model x framework x protocol x split x seed); each
+# writes its own directory and reads nothing but the prepared data.
+
+
+rule train:
+    input:
+        data=train_data,
+    output:
+        metrics=RUN_METRICS,
+        predictions=f"{RUN_DIR}/predictions.csv",
+        history=f"{RUN_DIR}/history.csv",
+        provenance=f"{RUN_DIR}/provenance.json",
+    log:
+        "logs/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.log",
+    benchmark:
+        "benchmarks/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.tsv"
+    conda:
+        train_env
+    threads: 1
+    resources:
+        mem_mb=train_mem_mb,
+    params:
+        model=model_json,
+        protocol=protocol_json,
+        device=config["training"]["device"],
+        n_folds=config["training"]["n_folds"],
+        fold_seed=config["training"]["fold_seed"],
+    shell:
+        "python -m ecgrepro.cli train --data {input.data} --dataset {wildcards.dataset}"
+        " --model {wildcards.model} --model-json {params.model:q}"
+        " --framework {wildcards.framework} --protocol {wildcards.protocol}"
+        " --protocol-json {params.protocol:q} --split {wildcards.fold}"
+        " --seed {wildcards.seed} --outdir $(dirname {output.metrics})"
+        " --device {params.device} --threads {threads} --n-folds {params.n_folds}"
+        " --fold-seed {params.fold_seed} > {log} 2>&1"
+
+
+rule train_all:
+    input:
+        train_outputs(),
+    localrule: True
