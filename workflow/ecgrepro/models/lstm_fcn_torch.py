@@ -122,10 +122,17 @@ class LSTMFCN(nn.Module):
         seq = x if self.arch.shuffle else x.transpose(1, 2)
         h = self.dropout(self.lstm(seq))
         y = x  # the FCN reads T time points of 1 channel: torch's (N, C=1, T)
-        for conv, bn, pad in zip(self.convs, self.bns, self.pads):
+        for conv, bn, (left, right) in zip(self.convs, self.bns, self.pads):
             # Keras/TF "same": (k-1)//2 zeros left, k//2 right (torch's padding="same"
-            # agrees but copies the input with a warning for even k).
-            y = F.relu(bn(conv(F.pad(y, pad))))
+            # agrees but copies the input with a warning for even k). For odd k the
+            # padding is symmetric and the convolution pads by itself, sparing the
+            # padded copy (same result: bit-identical training steps in our checks).
+            if left == right:
+                y = F.conv1d(y, conv.weight, conv.bias, padding=left)
+            else:
+                y = conv(F.pad(y, (left, right)))
+            # In place: batch norm's backward needs its input, not its output.
+            y = F.relu(bn(y), inplace=True)
         y = y.mean(dim=2)  # global average pooling
         return self.dense(torch.cat([h, y], dim=1))
 
