@@ -1,7 +1,12 @@
-"""k-NN baselines: one distance matrix per (dataset, variant), every k derived from it.
+"""k-NN baselines: one neighbour search per (dataset, variant), every k derived from it.
 
 The variants and their distances are in :mod:`ecgrepro.knn_variants`; this module
-checks the inputs, sweeps k, and writes one run directory.
+checks the inputs, sweeps k, and writes one run directory. DTW variants find their k
+nearest neighbours with the exact pruned search of :mod:`ecgrepro.dtw` (the same
+neighbours as the full matrix); the others compute the full test x train matrix
+(:func:`ecgrepro.knn_variants.search_path`). Large runs are split into row blocks that
+run as separate jobs and are joined by :mod:`ecgrepro.dtw.scatter` into the very same
+run directory.
 
 Vote rule (written into every run's ``metrics.json`` and ``accuracy.csv``):
 
@@ -115,9 +120,22 @@ def sweep(
     """
     ks = check_ks(ks, D.shape[1])
     order = np.argsort(D, axis=1, kind="stable")[:, : ks[-1]]
-    labels = y_train[order]
-    counts = np.zeros((D.shape[0], n_classes), dtype=np.int64)
-    rows = np.arange(D.shape[0])
+    return vote(order, y_train, ks, n_classes)
+
+
+def vote(
+    neighbours: np.ndarray, y_train: np.ndarray, ks, n_classes: int
+) -> dict[int, np.ndarray]:
+    """Predicted class codes for every k from each test series' ordered neighbours.
+
+    ``neighbours[i]`` lists training indices, nearest first and equal distances in
+    training order (as :func:`sweep`'s stable sort, or :func:`ecgrepro.dtw.knn_search`),
+    at least ``max(ks)`` of them. One vote each, ties to the smallest code.
+    """
+    ks = check_ks(ks, neighbours.shape[1])
+    labels = y_train[neighbours[:, : ks[-1]]]
+    counts = np.zeros((neighbours.shape[0], n_classes), dtype=np.int64)
+    rows = np.arange(neighbours.shape[0])
     out = {}
     for k in range(1, ks[-1] + 1):
         counts[rows, labels[:, k - 1]] += 1
@@ -128,7 +146,13 @@ def sweep(
 
 @dataclass
 class KnnResult:
-    """Everything one (dataset, variant) run computes, before it is written."""
+    """Everything one (dataset, variant) run computes, before it is written.
+
+    ``distances`` is the (test rows x train) matrix on the matrix path; on the pruned
+    path it holds each test row's k nearest distances and ``neighbours`` their
+    training indices (nearest first, ties by index). ``rows`` are the test cases
+    computed (None: all of them; a subset for a cross-check on a large set).
+    """
 
     distances: np.ndarray
     radius: int | None
@@ -136,49 +160,149 @@ class KnnResult:
     timings: dict[str, float]
     window_search: list[dict] = field(default_factory=list)
     selected: dict | None = None
+    neighbours: np.ndarray | None = None
+    rows: np.ndarray | None = None
+    search: dict = field(default_factory=dict)
 
 
-def fit_predict(ds: UCRDataset, variant, ks=DEFAULT_KS, threads: int = 1) -> KnnResult:
-    """Check, learn the window if asked, compute the distance matrix once, sweep k."""
+def fit_predict(
+    ds: UCRDataset, variant, ks=DEFAULT_KS, threads: int = 1, search: str = "auto"
+) -> KnnResult:
+    """Check, learn the window if asked, find the neighbours once, sweep k.
+
+    ``search="auto"`` takes the variant's path (:func:`ecgrepro.knn_variants.search_path`:
+    the exact pruned k-NN and window searches for DTW, the full matrix otherwise);
+    ``"matrix"`` forces the naive full matrices and the naive window search, e.g. to
+    check the pruned path. The predictions are the same either way.
+    """
     from ecgrepro import knn_variants as kv
 
     variant = kv.parse_variant(variant) if isinstance(variant, str) else variant
+    if search not in ("auto", "matrix"):
+        raise EcgreproError(f"search {search!r}: use auto or matrix.")
+    path = kv.search_path(variant) if search == "auto" else "matrix"
     check_dataset(ds)
     ks = check_ks(ks, len(ds.X_train), ds.name)
     timings = {"window_search_s": 0.0}
-    rows, selected = [], None
+    rows, selected, method = [], None, None
     radius = kv.variant_radius(variant, ds.length)
     if variant.window == "learned":
         t0 = time.perf_counter()
-        rows = kv.learn_window(ds.X_train, ds.y_train, threads)
+        method = "pruned" if path == "pruned" else "naive"
+        rows = kv.learn_window(ds.X_train, ds.y_train, threads, method=method)
         selected = kv.select_window(rows)
         radius = selected["radius"]
         timings["window_search_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
-    D = kv.distance_matrix(variant, ds.X_test, ds.X_train, radius, threads)
-    timings["distance_matrix_s"] = time.perf_counter() - t0
+    found = find_neighbours(variant, path, ds.X_test, ds.X_train, radius, ks, threads)
+    timings[found["timing"]] = time.perf_counter() - t0
+    return finish(
+        ds, variant, found, radius, ks, timings, rows, selected, window_method=method
+    )
+
+
+def find_neighbours(variant, path, X_test, X_train, radius, ks, threads) -> dict:
+    """The test rows' k nearest (``path="pruned"``) or their rows of the full matrix.
+
+    Returns a dict: ``neighbours`` (None on the matrix path), ``distances``, and on
+    the pruned path ``cells`` (DTW cells computed) and ``cells_naive`` (the matrix's).
+    """
+    from ecgrepro import knn_variants as kv
+
+    if path == "pruned":
+        from ecgrepro.dtw import band_cells, knn_search
+
+        absolute = variant.point_cost == "absolute"
+        idx, dist, cells = knn_search(X_test, X_train, radius, ks[-1], absolute, threads)
+        naive = len(X_test) * len(X_train) * band_cells(X_train.shape[1], radius)
+        return {
+            "neighbours": idx,
+            "distances": dist,
+            "cells": int(cells.sum()),
+            "cells_naive": int(naive),
+            "timing": "neighbour_search_s",
+        }
+    D = kv.distance_matrix(variant, X_test, X_train, radius, threads)
+    return {"neighbours": None, "distances": D, "timing": "distance_matrix_s"}
+
+
+def finish(
+    ds,
+    variant,
+    found: dict,
+    radius,
+    ks,
+    timings: dict,
+    window_rows,
+    selected,
+    *,
+    rows=None,
+    blocks: int = 1,
+    window_method: str | None = None,
+) -> KnnResult:
+    """Vote for every k and assemble the :class:`KnnResult` (the gather uses it too).
+
+    ``found`` is :func:`find_neighbours`'s dict (or the blocks' joined); ``rows`` the
+    test cases it covers (None: all).
+    """
     t0 = time.perf_counter()
-    preds = sweep(D, ds.y_train, ks, len(ds.classes))
+    if found["neighbours"] is not None:
+        preds = vote(found["neighbours"], ds.y_train, ks, len(ds.classes))
+        search = {
+            "path": "pruned",
+            "method": "exact k-NN search: LB_Kim/LB_Keogh cascade in increasing bound "
+            "order, early-abandoned pruned DTW (EAPruned) with the k-th distance as "
+            "cutoff; neighbours ordered by (distance, training index)",
+            "dtw_cells": found["cells"],
+            "dtw_cells_full_matrix": found["cells_naive"],
+        }
+    else:
+        preds = sweep(found["distances"], ds.y_train, ks, len(ds.classes))
+        search = {"path": "matrix", "method": "full test x train distance matrix"}
     timings["sweep_s"] = time.perf_counter() - t0
-    return KnnResult(D, radius, preds, timings, rows, selected)
+    if window_method is not None:
+        search["window_search"] = {
+            "pruned": "ecgrepro.dtw.window_nn: exact LOO nearest neighbour per radius "
+            "(validity ranges of warping paths, LB_Keogh, pruned DTW)",
+            "naive": "one full aeon training matrix per radius",
+        }[window_method]
+    search["blocks"] = blocks
+    return KnnResult(
+        found["distances"],
+        radius,
+        preds,
+        timings,
+        window_rows,
+        selected,
+        neighbours=found["neighbours"],
+        rows=rows,
+        search=search,
+    )
 
 
 def _tables(ds: UCRDataset, variant, result: KnnResult, definition: dict):
     classes = np.asarray(ds.classes, dtype=str)
-    n = len(ds.y_test)
+    case_ids = np.arange(len(ds.y_test)) if result.rows is None else result.rows
+    y_test = ds.y_test[case_ids]
+    n = len(case_ids)
+    test_rows = (
+        "all"
+        if result.rows is None
+        else f"{n} of {len(ds.y_test)} (evenly spaced; case_ids in predictions.csv)"
+    )
     preds, acc, conf = [], [], []
     for k, pred in result.predictions.items():
         preds.append(
             pd.DataFrame(
                 {
-                    "case_id": np.arange(n),
+                    "case_id": case_ids,
                     "k": k,
-                    "y_true": classes[ds.y_test],
+                    "y_true": classes[y_test],
                     "y_pred": classes[pred],
                 }
             )
         )
-        correct = int(np.sum(pred == ds.y_test))
+        correct = int(np.sum(pred == y_test))
         acc.append(
             {
                 "dataset": ds.name,
@@ -191,10 +315,11 @@ def _tables(ds: UCRDataset, variant, result: KnnResult, definition: dict):
                 "window_radius": result.radius,
                 "vote_rule": VOTE_RULE,
                 "tie_rule": f"{NEIGHBOUR_TIE_RULE}; {VOTE_TIE_RULE}",
+                "test_rows": test_rows,
             }
         )
         counts = np.zeros((len(classes), len(classes)), dtype=np.int64)
-        np.add.at(counts, (ds.y_test, pred), 1)
+        np.add.at(counts, (y_test, pred), 1)
         t, p = np.meshgrid(
             np.arange(len(classes)), np.arange(len(classes)), indexing="ij"
         )
@@ -229,13 +354,22 @@ def _metrics(ds, variant, result, definition, accuracy, ks, threads) -> dict:
         "best_k": int(best["k"]),
         "best_accuracy": float(best["accuracy"]),
         "n_train": len(ds.y_train),
-        "n_test": len(ds.y_test),
+        "n_test": len(ds.y_test) if result.rows is None else len(result.rows),
         "length": ds.length,
         "classes": [str(c) for c in ds.classes],
         "threads_requested": threads,
         "threads_used": kv.numba_jobs(threads),
         "timings": result.timings,
+        "search": result.search,
     }
+    if result.rows is not None:
+        out["test_rows"] = {
+            "checked": len(result.rows),
+            "of": len(ds.y_test),
+            "case_ids": [int(i) for i in result.rows],
+            "why": "a cross-check on a subset of the test set: the full matrix would "
+            "exceed the configured cost (knn.sktime_subset)",
+        }
     if result.selected is not None:
         out["window_search"] = {
             "protocol": "leave-one-out 1-NN accuracy on the training set for window "
@@ -258,7 +392,12 @@ def _replace_dir(tmp: Path, outdir: Path) -> None:
 
 
 def run_knn(
-    prepared_npz, variant: str, ks=DEFAULT_KS, threads: int = 1, outdir=None
+    prepared_npz,
+    variant: str,
+    ks=DEFAULT_KS,
+    threads: int = 1,
+    outdir=None,
+    search: str = "auto",
 ) -> dict:
     """Run one k-NN variant on one prepared dataset and write its run directory.
 
@@ -275,6 +414,8 @@ def run_knn(
     outdir : str or Path
         The run directory, e.g. ``results/knn/<dataset>/<variant>``. It is written
         in a temporary sibling and renamed into place only when complete.
+    search : str
+        ``"auto"`` (the variant's path) or ``"matrix"`` (naive full matrices).
 
     Returns
     -------
@@ -283,10 +424,16 @@ def run_knn(
 
     Notes
     -----
-    Files written: ``distances.npz`` (test x train matrix, compressed), ``predictions.csv``
-    (case_id, k, y_true, y_pred; the archive's labels), ``accuracy.csv``,
-    ``confusion.csv`` (k, true, pred, count), ``timings.json``, ``metrics.json``,
-    ``provenance.json`` and, for ``learned``, ``window_search.csv``.
+    Files written: ``distances.npz``, ``predictions.csv`` (case_id, k, y_true, y_pred;
+    the archive's labels), ``accuracy.csv``, ``confusion.csv`` (k, true, pred,
+    count), ``timings.json``, ``metrics.json``, ``provenance.json`` and, for
+    ``learned``, ``window_search.csv``.
+
+    ``distances.npz`` holds ``layout``: ``"matrix"`` with ``distances`` the test x
+    train matrix, or ``"neighbours"`` (pruned DTW search) with ``neighbours`` and
+    ``distances`` the k nearest training indices and distances of each test row,
+    nearest first (the first k columns of the matrix's stable argsort, and their
+    values, bit for bit). ``rows`` are the test cases computed (all, unless a subset).
     """
     from ecgrepro import knn_variants as kv
 
@@ -295,8 +442,18 @@ def run_knn(
     var = kv.parse_variant(variant)
     ds = load_prepared(prepared_npz)
     ks = check_ks(ks, len(ds.y_train), ds.name)
-    result = fit_predict(ds, var, ks, threads)
-    definition = kv.describe(var, ds.length, result.radius)
+    result = fit_predict(ds, var, ks, threads, search)
+    extra = {"step": "knn", "variant": var.name, "ks": list(ks), "threads": threads}
+    return write_run(ds, var, result, ks, threads, outdir, [prepared_npz], extra)
+
+
+def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) -> dict:
+    """Write one run directory atomically (temporary sibling, then rename)."""
+    from ecgrepro import knn_variants as kv
+
+    ks = check_ks(ks, len(ds.y_train), ds.name)
+    path = result.search.get("path", "matrix")
+    definition = kv.describe(var, ds.length, result.radius, path)
     predictions, accuracy, confusion = _tables(ds, var, result, definition)
     metrics = _metrics(ds, var, result, definition, accuracy, ks, threads)
 
@@ -306,9 +463,18 @@ def run_knn(
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
+        arrays = {"layout": "matrix", "distances": result.distances}
+        if result.neighbours is not None:
+            arrays = {
+                "layout": "neighbours",
+                "neighbours": result.neighbours,
+                "distances": result.distances,
+            }
+        rows = np.arange(len(ds.y_test)) if result.rows is None else result.rows
         np.savez_compressed(
             tmp / "distances.npz",
-            distances=result.distances,
+            **arrays,
+            rows=rows,
             y_train=ds.y_train,
             y_test=ds.y_test,
             classes=np.asarray(ds.classes, dtype=str),
@@ -323,10 +489,7 @@ def run_knn(
             )
         write_json(tmp / "timings.json", result.timings)
         write_json(tmp / "metrics.json", metrics)
-        extra = {"step": "knn", "variant": var.name, "ks": list(ks), "threads": threads}
-        write_json(
-            tmp / "provenance.json", collect_provenance(None, [prepared_npz], extra)
-        )
+        write_json(tmp / "provenance.json", collect_provenance(None, inputs, extra))
         _replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)

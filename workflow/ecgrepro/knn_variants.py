@@ -29,6 +29,30 @@ same ``ceil`` is in the Monash 1-NN CDTW code (``getWindowSize = ceil(r * n)`` w
 ``r = paramId / 100``), and the archive's notes on the DTW baseline choose "the
 smallest value of w that minimizes the average train error rate".
 
+How each variant is computed
+----------------------------
+Exact acceleration only: every path returns the neighbours, predictions and
+accuracies of the naive test x train matrix (see :mod:`ecgrepro.dtw` for why).
+
+========================  ==========================================================
+``aeon-dtw``              pruned k-NN search (:func:`ecgrepro.dtw.knn_search`):
+``aeon-dtw-w<p>``         LB_Kim/LB_Keogh cascade, early-abandoned pruned DTW whose
+``blog-dtw-l1``           cells are aeon's (squared) or :func:`l1_dtw_matrix`'s
+                          (absolute) arithmetic, bit for bit; only the k nearest
+                          are kept
+``learned``               window search by :func:`ecgrepro.dtw.window_nn`
+                          (FastWWSearch-style validity ranges, bounds, pruning),
+                          then the pruned k-NN search at the learned radius
+``sktime-dtw``            the full matrix, by sktime's own kernel: it is the
+                          independent cross-check of aeon, so it shares no code
+                          with the pruned path (on big sets, optionally a subset
+                          of the test rows)
+``euclidean``             the full matrix (aeon); O(L) per pair, nothing to prune
+========================  ==========================================================
+
+:func:`search_path` says which path a variant takes; ``search="matrix"`` in
+:func:`ecgrepro.knn.fit_predict` forces the naive matrix for any variant.
+
 aeon's ``window`` fraction
 --------------------------
 For equal lengths aeon bands DTW to ``|i - j| <= int(window * L)`` (floor of a float
@@ -157,10 +181,31 @@ IMPLEMENTATIONS = {
     ("euclidean", "aeon"): "aeon.distances.euclidean_pairwise_distance",
     ("dtw", "ecgrepro"): "ecgrepro.knn_variants.l1_dtw_matrix (numba)",
 }
+PRUNED_IMPLEMENTATION = (
+    "ecgrepro.dtw.knn_search: exact pruned k-NN search (LB_Kim/LB_Keogh, early-"
+    "abandoned pruned DTW); cell arithmetic identical to {reference}"
+)
 
 
-def describe(variant: Variant, length: int, radius: int | None) -> dict:
-    """The variant's definition, JSON-ready, for ``metrics.json``."""
+def search_path(variant: Variant) -> str:
+    """``"pruned"`` (exact k-NN search, k nearest kept) or ``"matrix"`` (full matrix).
+
+    DTW computed by aeon's or ecgrepro's arithmetic takes the pruned search; sktime's
+    DTW (the independent cross-check) and Euclidean distance take the matrix.
+    """
+    if variant.distance == "dtw" and variant.library in ("aeon", "ecgrepro"):
+        return "pruned"
+    return "matrix"
+
+
+def describe(
+    variant: Variant, length: int, radius: int | None, search: str = "matrix"
+) -> dict:
+    """The variant's definition, JSON-ready, for ``metrics.json``.
+
+    ``search`` is how the neighbours were found (:func:`search_path`); it only
+    changes the ``implementation`` entry, never the distance.
+    """
     costs = {"squared": "(x - y)^2", "absolute": "|x - y|"}
     if variant.distance == "euclidean":
         formula = "sqrt(sum_t (x_t - y_t)^2)"
@@ -194,7 +239,13 @@ def describe(variant: Variant, length: int, radius: int | None) -> dict:
         "window": window,
         "library": lib,
         "library_version": version("ecgrepro" if lib == "ecgrepro" else lib),
-        "implementation": IMPLEMENTATIONS[(variant.distance, variant.library)],
+        "implementation": (
+            PRUNED_IMPLEMENTATION.format(
+                reference=IMPLEMENTATIONS[(variant.distance, variant.library)]
+            )
+            if search == "pruned"
+            else IMPLEMENTATIONS[(variant.distance, variant.library)]
+        ),
     }
 
 
@@ -352,12 +403,18 @@ def variant_radius(variant: Variant, length: int) -> int | None:
     return None
 
 
-def learn_window(X_train, y_train, threads: int, percents=LEARN_PERCENTS) -> list[dict]:
+def learn_window(
+    X_train, y_train, threads: int, percents=LEARN_PERCENTS, method: str = "pruned"
+) -> list[dict]:
     """Leave-one-out 1-NN accuracy on the training set for each window percentage.
 
     Each distinct radius is computed once. The nearest neighbour of a left-out series
     is the one with the smallest distance, ties to the smallest training index (as
     everywhere in ecgrepro). Select with :func:`select_window`.
+
+    ``method="pruned"`` (default) finds every left-out series' nearest neighbour at
+    every radius with :func:`ecgrepro.dtw.window_nn`; ``"naive"`` computes one full
+    training matrix per radius with aeon. Both give the same rows (tested).
 
     Returns
     -------
@@ -366,22 +423,39 @@ def learn_window(X_train, y_train, threads: int, percents=LEARN_PERCENTS) -> lis
     """
     if len(X_train) < 2:
         raise EcgreproError("learning a DTW window by leave-one-out needs >= 2 series.")
+    if method not in ("pruned", "naive"):
+        raise EcgreproError(f"learn_window method {method!r}: use pruned or naive.")
     length = X_train.shape[1]
+    percents = list(percents)
+    radii = [min(percent_to_radius(p, length), length - 1) for p in percents]
+    if method == "pruned":
+        from ecgrepro.dtw import window_nn
+
+        y = np.asarray(y_train)
+        found, nn, _, _ = window_nn(X_train, np.arange(len(y)), radii, threads)
+        by_radius = {int(r): int(np.sum(y[nn[:, c]] == y)) for c, r in enumerate(found)}
+        return window_rows(percents, length, by_radius, len(y))
     by_radius: dict[int, int] = {}
-    rows = []
-    for p in percents:
-        r = min(percent_to_radius(p, length), length - 1)
+    for r in radii:
         if r not in by_radius:
             D = aeon_dtw_matrix(X_train, None, r, threads)  # symmetric: half the work
             np.fill_diagonal(D, np.inf)
             nearest = np.argmin(D, axis=1)  # first minimum: smallest index on ties
             by_radius[r] = int(np.sum(y_train[nearest] == y_train))
+    return window_rows(percents, length, by_radius, len(y_train))
+
+
+def window_rows(percents, length: int, by_radius: dict, n: int) -> list[dict]:
+    """The window-search table: one row per percentage from LOO counts per radius."""
+    rows = []
+    for p in percents:
+        r = min(percent_to_radius(p, length), length - 1)
         rows.append(
             {
                 "percent": p,
                 "radius": percent_to_radius(p, length),
                 "loo_correct": by_radius[r],
-                "loo_accuracy": by_radius[r] / len(y_train),
+                "loo_accuracy": by_radius[r] / n,
             }
         )
     return rows

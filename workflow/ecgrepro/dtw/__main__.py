@@ -1,0 +1,154 @@
+"""``python -m ecgrepro.dtw <command>``: scattered k-NN jobs and their cost.
+
+Commands (the k-NN rules of the workflow call the first four):
+
+* ``window-block``  LOO window search for one block of training rows (``learned``)
+* ``window-gather`` join those blocks: the LOO table and the selected window (JSON)
+* ``block``         one block of test rows of one (dataset, variant): its k nearest
+* ``gather``        join a variant's blocks into ``results/knn/<dataset>/<variant>/``
+* ``cost``          dry run: DTW cells and core time of every configured k-NN job
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+log = logging.getLogger("ecgrepro")
+
+
+def _ks(text):
+    from ecgrepro.knn import parse_ks
+
+    return parse_ks(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m ecgrepro.dtw",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    def block_args(p):
+        p.add_argument("--npz", required=True, help="prepared dataset")
+        p.add_argument("--block", type=int, required=True, help="0-based block index")
+        p.add_argument("--n-blocks", type=int, required=True)
+        p.add_argument("--threads", type=int, default=1)
+        p.add_argument("--out", required=True, help="block file (.npz)")
+
+    p = sub.add_parser("window-block", help="window search, one block of training rows")
+    block_args(p)
+    p = sub.add_parser("window-gather", help="join window-search blocks")
+    p.add_argument("--npz", required=True)
+    p.add_argument("--blocks", nargs="+", required=True)
+    p.add_argument("--out", required=True, help="window JSON")
+    for name, helptext in (
+        ("block", "k-NN, one block of test rows"),
+        ("gather", "join k-NN blocks into the run directory"),
+    ):
+        p = sub.add_parser(name, help=helptext)
+        if name == "block":
+            block_args(p)
+        else:
+            p.add_argument("--npz", required=True)
+            p.add_argument("--blocks", nargs="+", required=True)
+            p.add_argument("--threads", type=int, default=1)
+            p.add_argument("--outdir", required=True)
+        p.add_argument("--variant", required=True)
+        p.add_argument("--ks", default="1-10")
+        p.add_argument("--window", help="window JSON (variant learned)")
+        if name == "block":
+            p.add_argument(
+                "--subset-max-cells",
+                type=float,
+                help="sktime-dtw: above n_test*n_train*L^2 cells, a subset",
+            )
+            p.add_argument("--subset-rows", type=int, help="sktime-dtw: subset size")
+    p = sub.add_parser("cost", help="DTW cells and time of every configured k-NN job")
+    p.add_argument(
+        "--configfile",
+        nargs="*",
+        default=[],
+        help="config files overlaid on config/config.yaml, as Snakemake does",
+    )
+    p.add_argument("--data-mirror", help="directory with ucr/<name>/*.tsv (real data)")
+    p.add_argument(
+        "--sample",
+        type=int,
+        default=8,
+        help="rows per job kind run through the pruned search to measure it",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random walks")
+    return parser
+
+
+def main(argv=None) -> int:
+    from ecgrepro.errors import EcgreproError
+
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "cost":
+            from ecgrepro.dtw.cost import estimate, load_config, report
+
+            config = load_config(args.configfile)
+            jobs, notes = estimate(
+                config,
+                args.data_mirror,
+                args.sample,
+                args.seed,
+                log=lambda m: log.info("%s", m),
+            )
+            report(jobs, notes, " + ".join(args.configfile) or "config/config.yaml")
+            return 0
+        from ecgrepro.dtw import scatter
+
+        if args.command == "window-block":
+            done = scatter.window_block(
+                args.npz, args.block, args.n_blocks, args.threads, args.out
+            )
+        elif args.command == "window-gather":
+            done = scatter.window_gather(args.npz, args.blocks, args.out)["selected"]
+        elif args.command == "block":
+            done = scatter.knn_block(
+                args.npz,
+                args.variant,
+                _ks(args.ks),
+                args.block,
+                args.n_blocks,
+                args.threads,
+                args.out,
+                args.window,
+                args.subset_max_cells,
+                args.subset_rows,
+            )
+        else:
+            metrics = scatter.knn_gather(
+                args.npz,
+                args.variant,
+                _ks(args.ks),
+                args.blocks,
+                args.outdir,
+                args.threads,
+                args.window,
+            )
+            done = {
+                "best_k": metrics["best_k"],
+                "best_accuracy": metrics["best_accuracy"],
+            }
+        log.info("%s: %s", args.command, done)
+    except EcgreproError as exc:
+        log.error("%s", exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
