@@ -11,6 +11,9 @@ min_version("9.0")
 configfile: Path(workflow.basedir) / "config" / "config.yaml"
 
 
+report: "workflow/report/workflow.rst"
+
+
 # load rules
 # -----------------------------------------------------
 include: "workflow/rules/common.smk"
@@ -18,6 +21,8 @@ include: "workflow/rules/data.smk"
 include: "workflow/rules/knn.smk"
 include: "workflow/rules/mitdb.smk"
 include: "workflow/rules/train.smk"
+include: "workflow/rules/aggregate.smk"
+include: "workflow/rules/paper.smk"
 
 
 # targets

@@ -171,20 +171,46 @@ def cmd_train(args) -> None:
     log.info("accuracy by checkpoint rule: %s", metrics["accuracy_by_rule"])
 
 
+def cmd_aggregate(args) -> None:
+    from ecgrepro.aggregate.build import build
+
+    build(
+        args.expected,
+        benchmarks=args.benchmarks,
+        scan_roots=args.scan,
+        claims_cfg=json.loads(args.claims_json),
+        protocols=json.loads(args.protocols_json),
+        tables_dir=args.tables,
+        figures_dir=args.figures,
+        draw=not args.no_figures,
+    )
+
+
+def cmd_paper(args) -> None:
+    from ecgrepro.aggregate.paper import build_paper
+
+    build_paper(
+        template=args.template,
+        bibliography=args.bib,
+        tables_dir=args.tables,
+        figures_dir=args.figures,
+        config=json.loads(args.config_json),
+        out_md=args.md,
+        out_html=args.html,
+        pdf_log=args.pdf_log,
+    )
+
+
 def _write_csv(frame, path) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    frame.to_csv(tmp, index=False)
-    tmp.replace(path)
+    from ecgrepro.io import write_text
+
+    write_text(path, frame.to_csv(index=False))
 
 
 def _write_json(path, obj) -> None:
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial")
-    tmp.write_text(json.dumps(obj, indent=2, sort_keys=True) + "\n")
-    tmp.replace(path)
+    from ecgrepro.io import write_json
+
+    write_json(path, obj, sort_keys=True)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -269,6 +295,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--png", required=True)
     p.add_argument("--pdf", required=True)
     p.set_defaults(func=cmd_knn_table)
+
+    p = sub.add_parser("aggregate", help="tables, claim verdicts and figures from run dirs")
+    p.add_argument("--expected", nargs="*", default=[],
+                   help="run directories the config expects (training and k-NN)")
+    p.add_argument("--benchmarks", default="benchmarks", help="Snakemake benchmark TSVs")
+    p.add_argument("--scan", nargs="*", default=["results/runs", "results/knn"],
+                   help="where to look for runs that exist but were not expected")
+    p.add_argument("--claims-json", required=True, help="config 'claims' as JSON")
+    p.add_argument("--protocols-json", default="{}", help="config 'protocols' as JSON")
+    p.add_argument("--tables", default="results/tables")
+    p.add_argument("--figures", default="results/figures")
+    p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
+    p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("paper", help="fill the manuscript template from results/")
+    p.add_argument("--template", default="paper/paper.md.j2")
+    p.add_argument("--bib", default="paper/references.bib")
+    p.add_argument("--tables", default="results/tables")
+    p.add_argument("--figures", default="results/figures")
+    p.add_argument("--config-json", required=True, help="the workflow config as JSON")
+    p.add_argument("--md", default="paper/paper.md")
+    p.add_argument("--html", default="paper/paper.html")
+    p.add_argument("--pdf-log", default="paper/pdf.log",
+                   help="what happened to the PDF (built, or skipped and why)")
+    p.set_defaults(func=cmd_paper)
     return parser
 
 

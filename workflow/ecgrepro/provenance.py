@@ -7,13 +7,11 @@ read provenance without importing a framework.
 from __future__ import annotations
 
 import hashlib
-import json
 import os
 import platform
 import socket
 import subprocess
 import sys
-import tempfile
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -161,17 +159,7 @@ def _jsonable(obj):
 
 
 def write_json(path: str | Path, obj) -> None:
-    """Write ``obj`` as indented JSON via a temporary file and a rename (never half)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w") as fh:
-            json.dump(obj, fh, indent=2, default=_jsonable, allow_nan=True)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``obj`` as indented JSON, atomically (numpy values and paths included)."""
+    from ecgrepro.io import write_json as _write_json
+
+    _write_json(path, obj, default=_jsonable)

@@ -193,4 +193,176 @@ def train_mem_mb(wildcards, input):
 
 
 def final_outputs():
-    return data_outputs() + ["results/tables/knn.csv"] + train_outputs()
+    return (
+        data_outputs()
+        + ["results/tables/knn.csv"]
+        + train_outputs()
+        + aggregate_outputs()
+        + paper_outputs()
+    )
+
+
+# --- aggregate and paper (rules/aggregate.smk, rules/paper.smk) -------------------------
+
+
+def expected_run_dirs():
+    """Run directories the configuration asks for: training runs, then k-NN runs."""
+    return [os.path.dirname(f) for f in train_outputs() + knn_accuracy_files()]
+
+
+def _complete_run(run_dir):
+    names = ("accuracy.csv", "confusion.csv", "metrics.json", "provenance.json")
+    if "runs" in Path(run_dir).parts:
+        names = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
+    return all(os.path.exists(os.path.join(run_dir, n)) for n in names)
+
+
+def aggregate_run_inputs(wildcards):
+    """What the aggregate waits for, by config claims.missing_runs.
+
+    train: one output file of every expected run, so Snakemake runs what is missing.
+    report: the directories of the complete runs that exist now; directories are no
+    rule's output, so nothing is (re)trained, and the aggregate lists the rest.
+    """
+    if config["claims"]["missing_runs"] == "report":
+        return [d for d in expected_run_dirs() if _complete_run(d)]
+    return train_outputs() + knn_accuracy_files()
+
+
+def claims_json(wildcards):
+    return json.dumps(config["claims"])  # config order: published values as listed
+
+
+def protocols_json(wildcards):
+    return json.dumps(config["protocols"], sort_keys=True)
+
+
+def config_json(wildcards):
+    """The whole config, for the paper's Methods section (a function: its braces stay)."""
+    return json.dumps(config, default=str)  # config order (e.g. class_map = class order)
+
+
+def paper_sources(wildcards):
+    """Manuscript template and bibliography, beside the Snakefile (any working dir)."""
+    paper = Path(workflow.basedir) / "paper"
+    return {"template": str(paper / "paper.md.j2"), "bib": str(paper / "references.bib")}
+
+
+def aggregate_outputs():
+    from ecgrepro.aggregate.outputs import FIGURES, FIGURES_DIR, TABLES, TABLES_DIR
+
+    return [f"{TABLES_DIR}/{t}" for t in TABLES] + [
+        f"{FIGURES_DIR}/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")
+    ]
+
+
+def paper_outputs():
+    from ecgrepro.aggregate.outputs import PAPER
+
+    return list(PAPER)
+
+
+# --- k-NN scatter/gather (workflow/rules/knn.smk) ----------------------------------------
+# Block files live outside results/knn/<dataset>/<variant>/, which the gather replaces
+# as a whole; their names carry the split, so blocks of another block_size never mix.
+KNN_BLOCK = "results/knn_blocks/{dataset}/{variant}/block.{block}-of-{nblocks}.npz"
+KNN_WINDOW_BLOCK = "results/knn_blocks/{dataset}/learned/window.{block}-of-{nblocks}.npz"
+KNN_WINDOW = "results/knn_blocks/{dataset}/learned/window.json"
+KNN_BLOCK_SIZE = 500  # default of knn.block_size
+KNN_SKTIME_SUBSET = {"max_cells": None, "rows": None}  # default: sktime-dtw on every row
+
+
+wildcard_constraints:
+    block=r"\d+",
+    nblocks=r"\d+",
+
+
+def _knn_sizes(dataset):
+    """(n_train, n_test, length) from the package's UCR metadata, or None if unknown."""
+    from ecgrepro.data.ucr import metadata_table
+
+    meta = metadata_table().get(dataset)
+    if meta is None:
+        return None
+    return meta["train_size"], meta["test_size"], meta["length"]
+
+
+def _knn_n_blocks(n_rows):
+    size = config["knn"].get("block_size", KNN_BLOCK_SIZE)
+    return max(1, -(-n_rows // size))
+
+
+def knn_sktime_subset():
+    return {**KNN_SKTIME_SUBSET, **config["knn"].get("sktime_subset", {})}
+
+
+def knn_n_blocks(dataset, variant):
+    """Test-row blocks of one (dataset, variant): ceil(rows / block_size).
+
+    Sizes come from the UCR metadata (a dataset it lacks runs as one block); the
+    blocks split the actual rows evenly, so a wrong guess costs balance, never results.
+    """
+    sizes = _knn_sizes(dataset)
+    if sizes is None:
+        return 1
+    n_train, n_test, length = sizes
+    sub = knn_sktime_subset()
+    if (
+        variant == "sktime-dtw"
+        and sub["max_cells"]
+        and sub["rows"]
+        and n_test * n_train * length**2 > sub["max_cells"]
+    ):
+        n_test = min(n_test, sub["rows"])
+    return _knn_n_blocks(n_test)
+
+
+def knn_window_n_blocks(dataset):
+    """Training-row blocks of a dataset's window search (variant learned)."""
+    sizes = _knn_sizes(dataset)
+    return 1 if sizes is None else _knn_n_blocks(sizes[0])
+
+
+def knn_block_files(wildcards):
+    n = knn_n_blocks(wildcards.dataset, wildcards.variant)
+    return [
+        KNN_BLOCK.format(
+            dataset=wildcards.dataset, variant=wildcards.variant, block=b, nblocks=n
+        )
+        for b in range(n)
+    ]
+
+
+def knn_window_block_files(wildcards):
+    n = knn_window_n_blocks(wildcards.dataset)
+    return [
+        KNN_WINDOW_BLOCK.format(dataset=wildcards.dataset, block=b, nblocks=n)
+        for b in range(n)
+    ]
+
+
+def knn_window_file(wildcards):
+    """The learned window (JSON) for variant learned; nothing for the others."""
+    if wildcards.variant != "learned":
+        return []
+    return [KNN_WINDOW.format(dataset=wildcards.dataset)]
+
+
+def knn_window_arg(wildcards):
+    files = knn_window_file(wildcards)
+    return f"--window {files[0]}" if files else ""
+
+
+def knn_subset_args():
+    sub = knn_sktime_subset()
+    if not (sub["max_cells"] and sub["rows"]):
+        return ""
+    return (
+        f"--subset-max-cells {float(sub['max_cells'])} --subset-rows {int(sub['rows'])}"
+    )
+
+
+def aggregate_code(wildcards):
+    """The package code behind the aggregate and the paper: a change reruns them."""
+    pkg = Path(PACKAGE_ROOT) / "ecgrepro"
+    return sorted(str(p) for p in [pkg / "metrics.py", *(pkg / "aggregate").glob("*.py")])

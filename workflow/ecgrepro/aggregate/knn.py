@@ -5,8 +5,6 @@ pandas, seaborn and matplotlib (Agg) only: no aeon, sktime or deep-learning impo
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -18,6 +16,7 @@ import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
 from ecgrepro.errors import EcgreproError  # noqa: E402
+from ecgrepro.io import replacing  # noqa: E402
 
 COLUMNS = (
     "dataset",
@@ -73,16 +72,8 @@ def knn_table(accuracy_csvs) -> pd.DataFrame:
 
 def _save(fig, path, fmt: str) -> None:
     """Save beside the target, then rename: never a half-written figure."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with replacing(path) as tmp:
         fig.savefig(tmp, format=fmt, bbox_inches="tight")
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def plot_knn(table: pd.DataFrame, out_png, out_pdf, references=None) -> None:

@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -45,6 +44,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ecgrepro.data.mitdb import beat_symbols, read_annotations, read_header
+from ecgrepro.io import replacing
 from ecgrepro.errors import DataError
 
 if TYPE_CHECKING:
@@ -407,13 +407,8 @@ def save_segments(path: str | Path, segments: Segments) -> None:
     arrays = {c: t[c].to_numpy(dtype=str if c in ("record", "class") else np.int64)
               for c in TABLE_COLUMNS}
     meta = {"cfg": segments.cfg.to_dict(), "skipped": list(segments.skipped)}
-    tmp = path.with_name(path.name + ".partial")
-    try:
-        with open(tmp, "wb") as f:
-            np.savez_compressed(f, X=segments.X, meta=np.array(json.dumps(meta)), **arrays)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
+    with replacing(path) as tmp, open(tmp, "wb") as f:
+        np.savez_compressed(f, X=segments.X, meta=np.array(json.dumps(meta)), **arrays)
 
 
 def load_segments(path: str | Path) -> Segments:

@@ -244,19 +244,18 @@ def summarise(ds: UCRDataset, metadata_checked: bool) -> dict:
 
 def save_prepared(ds: UCRDataset, path: str | Path) -> None:
     """Write the prepared arrays to one compressed ``.npz``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".partial.npz")
-    np.savez_compressed(
-        tmp,
-        name=ds.name,
-        X_train=ds.X_train,
-        y_train=ds.y_train,
-        X_test=ds.X_test,
-        y_test=ds.y_test,
-        classes=ds.classes,
-    )
-    tmp.replace(path)
+    from ecgrepro.io import replacing
+
+    with replacing(path) as tmp, open(tmp, "wb") as fh:
+        np.savez_compressed(
+            fh,
+            name=ds.name,
+            X_train=ds.X_train,
+            y_train=ds.y_train,
+            X_test=ds.X_test,
+            y_test=ds.y_test,
+            classes=ds.classes,
+        )
 
 
 def load_prepared(path: str | Path) -> UCRDataset:

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+
+from ecgrepro.io import write_text
 
 __all__ = ["RunResult", "atomic_write_text", "write_history", "write_run_dir"]
 
@@ -46,17 +46,8 @@ class RunResult:
 
 
 def atomic_write_text(path: str | Path, text: str) -> None:
-    """Write ``text`` to a temporary file beside ``path``, then rename it into place."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
-    try:
-        with os.fdopen(fd, "w", newline="") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Write ``text`` beside ``path``, then rename it into place (:mod:`ecgrepro.io`)."""
+    write_text(path, text)
 
 
 def write_history(history: pd.DataFrame, path: str | Path) -> None:

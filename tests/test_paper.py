@@ -1,0 +1,233 @@
+"""The manuscript and the Snakemake report: built from results/, opened in a real browser.
+
+The browser checks need Chromium. CI installs it with
+
+    apt-get update && apt-get install -y --no-install-recommends chromium
+
+and without it those tests are skipped with that command as the reason.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pandas as pd
+import pytest
+import yaml
+
+from conftest import REPO
+from ecgrepro.aggregate.paper import build_paper, format_reference, parse_bibtex
+from ecgrepro.aggregate.paper import render_markdown
+from ecgrepro.aggregate.paper_views import Results
+from ecgrepro.errors import EcgreproError
+from test_aggregate import EXPERIMENTS, KNN_VARIANTS, N_FOLDS, built, make_results  # noqa: F401
+
+BIN = Path(sys.executable).parent
+CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
+TEMPLATE = REPO / "paper" / "paper.md.j2"
+BIB = REPO / "paper" / "references.bib"
+CHROMIUM = next((shutil.which(n) for n in ("chromium", "chromium-browser", "google-chrome")
+                 if shutil.which(n)), None)
+needs_chromium = pytest.mark.skipif(
+    CHROMIUM is None,
+    reason="Chromium not installed: apt-get update && apt-get install -y "
+           "--no-install-recommends chromium",
+)
+
+# Collects script errors from the first moment, and, once the page has loaded, writes
+# what it found into <pre id="ecgrepro-check"> for --dump-dom to print.
+PROBE = """<script>
+window.__errors = [];
+window.addEventListener("error", function (e) { window.__errors.push(String(e.message || e.type)); }, true);
+</script>"""
+CHECK = """<script>
+window.addEventListener("load", function () {
+  var entries = (typeof results === "object" && results) ? results : {};
+  var keys = Object.keys(entries).filter(function (k) {
+    return String(entries[k].mime_type || "").indexOf("image/") === 0; });
+  var embedded = keys.map(function (k) { return new Promise(function (resolve) {
+    var img = new Image();
+    img.onload = function () { resolve([k, img.naturalWidth > 0]); };
+    img.onerror = function () { resolve([k, false]); };
+    img.src = entries[k].data_uri; }); });
+  Promise.all(embedded).then(function (res) {
+    var imgs = Array.prototype.slice.call(document.images);
+    var out = document.createElement("pre");
+    out.id = "ecgrepro-check";
+    out.textContent = JSON.stringify({
+      images: imgs.length,
+      broken: imgs.filter(function (i) { return !(i.complete && i.naturalWidth > 0); })
+                  .map(function (i) { return i.src.slice(0, 80); }),
+      embedded: res.filter(function (r) { return r[1]; }).map(function (r) { return r[0]; }),
+      embedded_broken: res.filter(function (r) { return !r[1]; }).map(function (r) { return r[0]; }),
+      text: document.body.innerText.length,
+      errors: window.__errors });
+    document.body.appendChild(out);
+  });
+});
+</script>"""
+
+
+def open_in_chromium(page: Path, tmp_path: Path) -> dict:
+    """Load a copy of ``page`` with the probe in headless Chromium; what the probe saw."""
+    html = page.read_text(encoding="utf-8")
+    html = html.replace("<head>", "<head>" + PROBE, 1)
+    end = html.rfind("</body>")
+    probe = tmp_path / f"probe-{page.name}"
+    probe.write_text(html[:end] + CHECK + html[end:], encoding="utf-8")
+    cmd = [CHROMIUM, "--headless", "--no-sandbox", "--disable-gpu",
+           "--disable-background-networking", "--disable-component-update",
+           "--disable-sync", "--no-first-run", f"--user-data-dir={tmp_path / 'chrome'}",
+           "--virtual-time-budget=15000", "--dump-dom", probe.as_uri()]
+    res = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
+    m = re.search(r'<pre id="ecgrepro-check">(.*?)</pre>', res.stdout, re.S)
+    assert m, f"no probe result; chromium said:\n{res.stderr[-3000:]}"
+    return json.loads(m.group(1).replace("&quot;", '"').replace("&amp;", "&"))
+
+
+@pytest.fixture(scope="session")
+def paper(built, tmp_path_factory):
+    root = built[0]
+    out = tmp_path_factory.mktemp("paper") / "paper"
+    build_paper(template=TEMPLATE, bibliography=BIB, tables_dir=root / "results/tables",
+                figures_dir=root / "results/figures", config=CONFIG,
+                out_md=out / "paper.md", out_html=out / "paper.html",
+                pdf_log=out / "pdf.log")
+    return root, out
+
+
+# -- bibliography and template -----------------------------------------------------------
+
+
+def test_bibliography_has_every_required_work():
+    bib = parse_bibtex(BIB.read_text())
+    for key in ("karim2018", "oh2018", "dechazal2004", "dau2019", "moody2001",
+                "goldberger2000", "fawaz2019", "middlehurst2024", "mitdb", "ucr2018"):
+        assert key in bib, key
+    ref = format_reference(bib["middlehurst2024"])
+    assert ref.startswith("Middlehurst M, Schäfer P, Bagnall A (2024).")
+    assert "doi:10.1007/s10618-024-01022-1" in ref
+
+
+def test_template_types_no_result():
+    """Numbers in the manuscript come from results/ or config: the template has none."""
+    text = re.sub(r"\{#.*?#\}", "", TEMPLATE.read_text(), flags=re.S)
+    text = re.sub(r"^#+ .*$", "", text, flags=re.M)  # headings carry section numbers
+    text = re.sub(r"\{\{.*?\}\}|\{%.*?%\}", "", text, flags=re.S)
+    assert not re.findall(r"\d+\.\d+|\d+\s*%", text)
+
+
+def test_citations_are_numbered_in_order_and_checked(tmp_path):
+    bib = parse_bibtex(BIB.read_text())
+    results = Results(tmp_path, tmp_path, CONFIG, tmp_path)
+    md = render_markdown("See [@oh2018; @karim2018] and [@oh2018].", results, bib)
+    assert "[[1](#ref-oh2018), [2](#ref-karim2018)]" in md and md.count("[1](#ref-oh2018)") == 2
+    assert md.index('id="ref-oh2018"') < md.index('id="ref-karim2018"')
+    with pytest.raises(EcgreproError, match="not in the bibliography"):
+        render_markdown("[@nobody2020]", results, bib)
+
+
+def test_undefined_placeholder_fails_loudly(tmp_path):
+    import jinja2
+
+    results = Results(tmp_path, tmp_path, CONFIG, tmp_path)
+    with pytest.raises(jinja2.UndefinedError):
+        render_markdown("{{ config.no_such_key.value }}", results, {})
+    with pytest.raises(EcgreproError, match="claims.csv is missing"):
+        render_markdown("{{ r.claim('C1') }}", results, {})
+
+
+# -- the built paper --------------------------------------------------------------------
+
+
+def test_paper_is_filled_from_the_tables(paper):
+    root, out = paper
+    md = (out / "paper.md").read_text()
+    claims = pd.read_csv(root / "results/tables/claims.csv")
+    for c in claims.itertuples():
+        block = md.split(f"**{c.claim_id}: ", 1)[1].split("\n\n", 1)[0]
+        assert f"Verdict: **{c.verdict}**" in block, c.claim_id
+    assert "{{" not in md and "{%" not in md
+    assert "## References" in md and "Karim F, Majumdar S" in md
+    html = (out / "paper.html").read_text()
+    srcs = re.findall(r'<img[^>]+src="([^"]+)"', html)
+    assert len(srcs) == 5 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert "PDF" in (out / "pdf.log").read_text()
+
+
+def test_paper_rebuilds_byte_for_byte(paper, tmp_path):
+    root, out = paper
+    again = tmp_path / "paper"
+    build_paper(template=TEMPLATE, bibliography=BIB, tables_dir=root / "results/tables",
+                figures_dir=root / "results/figures", config=CONFIG,
+                out_md=again / "paper.md", out_html=again / "paper.html",
+                pdf_log=again / "pdf.log")
+    for name in ("paper.md", "paper.html"):
+        assert (again / name).read_bytes() == (out / name).read_bytes(), name
+
+
+@needs_chromium
+def test_paper_opens_in_a_browser_with_every_figure(paper, tmp_path):
+    _, out = paper
+    seen = open_in_chromium(out / "paper.html", tmp_path)
+    assert seen["errors"] == [] and seen["broken"] == []
+    assert seen["images"] == 5 and seen["text"] > 1000
+
+
+# -- the workflow: aggregate, paper and report through Snakemake ---------------------------
+
+
+def snakemake(*args, cwd):
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}"}
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *args]
+    res = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, text=True, timeout=900)
+    assert res.returncode == 0, f"{' '.join(cmd)}\n{res.stdout[-4000:]}\n{res.stderr[-4000:]}"
+    return res.stdout + res.stderr
+
+
+@pytest.fixture(scope="session")
+def workflow_run(tmp_path_factory):
+    """Synthetic runs aggregated by Snakemake in report mode (two runs missing)."""
+    work = tmp_path_factory.mktemp("wf")
+    make_results(work, skip=("cnn_gru/keras/oh2018/fold1/seed1",))
+    cfg = {
+        "ucr_datasets": ["TwoLeadECG"], "experiments": EXPERIMENTS,
+        "training": {"device": "cpu", "n_folds": N_FOLDS, "fold_seed": 0},
+        "knn": {"variants": KNN_VARIANTS, "ks": list(range(1, 11))},
+        "claims": {"missing_runs": "report"},
+    }
+    (work / "test.yaml").write_text(yaml.safe_dump(cfg))
+    args = ("--configfile", "test.yaml", "--cores", "1")
+    plan = snakemake(*args, "-n", "aggregate", "paper", cwd=work)
+    snakemake(*args, "aggregate", "paper", cwd=work)
+    snakemake(*args, "--report", "results/report.html", cwd=work)
+    return work, plan
+
+
+@pytest.mark.slow
+def test_snakemake_aggregates_what_exists_and_lists_the_rest(workflow_run):
+    work, plan = workflow_run
+    assert re.search(r"aggregate\s+1", plan) and re.search(r"paper\s+1", plan)
+    assert "train " not in plan and "fetch_" not in plan  # nothing is (re)trained
+    missing = (work / "results/tables/missing.csv").read_text()
+    assert "runs/mitdb/cnn_gru/keras/oh2018/fold1/seed1,train,missing" in missing
+    claims = (work / "results/tables/claims.csv").read_text()
+    assert claims.count("\nC") == 10
+    assert (work / "paper/paper.html").is_file()
+
+
+@pytest.mark.slow
+@needs_chromium
+def test_report_opens_in_a_browser_with_every_figure(workflow_run, tmp_path):
+    work, _ = workflow_run
+    seen = open_in_chromium(work / "results/report.html", tmp_path)
+    assert seen["errors"] == [] and seen["broken"] == [] and seen["embedded_broken"] == []
+    figures = {f"results/figures/{p.name}" for p in (work / "results/figures").glob("*.png")}
+    assert len(figures) == 5 and figures <= set(seen["embedded"])
+    assert seen["text"] > 100  # the app rendered, not its loading screen

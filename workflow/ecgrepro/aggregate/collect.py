@@ -1,0 +1,391 @@
+"""Read the expected run directories: what exists, what is missing, what each run measured.
+
+A training run is ``.../runs/<dataset>/<model>/<framework>/<protocol>/<split>/seed<seed>``
+(``metrics.json``, ``predictions.csv``, ``history.csv``, ``provenance.json``); a k-NN run
+is ``.../knn/<dataset>/<variant>`` (``accuracy.csv``, ``confusion.csv``,
+``metrics.json``, ``timings.json``, ``provenance.json``). Snakemake's benchmark TSV of
+each job sits at ``<benchmarks>/train/<...>/seed<seed>.tsv`` or
+``<benchmarks>/knn/<dataset>/<variant>.tsv`` (plus, for a k-NN search scattered in blocks,
+``<benchmarks>/knn/<dataset>/<variant>/*.tsv``).
+
+Every metric is recomputed from the predictions with :mod:`ecgrepro.metrics`, so
+training runs and k-NN runs are scored by one definition. Files only: nothing here
+imports a deep-learning framework, aeon or sktime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from ecgrepro.metrics import confusion_long, confusion_matrix, per_class_metrics
+from ecgrepro.metrics import summary_metrics
+
+log = logging.getLogger("ecgrepro")
+
+__all__ = ["Collected", "RunId", "collect", "parse_run_dir", "CHECKPOINT_ORDER"]
+
+MITDB = "mitdb"  # per-class columns in runs.csv for this dataset (Oh et al.'s 5 classes)
+TRAIN_FILES = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
+KNN_FILES = ("accuracy.csv", "confusion.csv", "metrics.json", "provenance.json")
+#: Checkpoint rules in reading order (last epoch, lowest training loss, best test epoch).
+CHECKPOINT_ORDER = {"last": 0, "min_train_loss": 1, "best_test": 2}
+#: Columns that name a run (and, with ``checkpoint`` and ``k``, a row of runs.csv).
+ID_COLUMNS = ["kind", "dataset", "model", "framework", "protocol", "split", "seed"]
+
+_TRAIN_RE = re.compile(
+    r"(?:^|/)runs/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<framework>[^/]+)/"
+    r"(?P<protocol>[^/]+)/(?P<split>[^/]+)/seed(?P<seed>\d+)/*$"
+)
+_KNN_RE = re.compile(r"(?:^|/)knn/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/*$")
+
+
+@dataclass(frozen=True)
+class RunId:
+    """Identity of one run, parsed from its directory.
+
+    ``name`` is the directory from ``runs/`` or ``knn/`` on: relative, the same on every
+    machine, used in tables. For k-NN runs ``model`` is the variant, ``framework`` the
+    library (filled in once ``metrics.json`` is read), ``protocol`` is ``"knn"``.
+    """
+
+    kind: str
+    dataset: str
+    model: str
+    framework: str
+    protocol: str
+    split: str
+    seed: int | None
+    path: Path = field(compare=False)
+    name: str = field(compare=False)
+
+
+def parse_run_dir(path) -> RunId:
+    """The :class:`RunId` of a training or k-NN run directory.
+
+    Raises
+    ------
+    ValueError
+        When the path follows neither layout.
+    """
+    text = str(path).replace("\\", "/").rstrip("/")
+    m = _TRAIN_RE.search(text)
+    if m:
+        d = m.groupdict()
+        name = "runs/" + "/".join(
+            [d["dataset"], d["model"], d["framework"], d["protocol"], d["split"],
+             f"seed{d['seed']}"]
+        )
+        return RunId("train", d["dataset"], d["model"], d["framework"], d["protocol"],
+                     d["split"], int(d["seed"]), Path(path), name)
+    m = _KNN_RE.search(text)
+    if m:
+        d = m.groupdict()
+        return RunId("knn", d["dataset"], d["variant"], "", "knn", "test", None,
+                     Path(path), f"knn/{d['dataset']}/{d['variant']}")
+    raise ValueError(
+        f"{path}: not a run directory (expected .../runs/<dataset>/<model>/<framework>/"
+        "<protocol>/<split>/seed<n> or .../knn/<dataset>/<variant>)"
+    )
+
+
+@dataclass
+class Collected:
+    """Everything read from the run directories.
+
+    Attributes
+    ----------
+    runs : DataFrame
+        One row per training run x checkpoint rule with predictions, or per k-NN run x
+        k: identity, metrics, timings, parameters, peak memory, commit.
+    confusion : DataFrame
+        Long confusion counts: identity, ``checkpoint``, ``k``, ``true``, ``pred``,
+        ``count``.
+    history : DataFrame
+        Training histories with the run identity.
+    status : DataFrame
+        One row per expected (or unexpectedly found) run: ``run, kind, status, reason``;
+        status is ``ok``, ``missing``, ``partial``, ``diverged``, ``unreadable`` or
+        ``unexpected``.
+    software : DataFrame
+        ``package, version, n_runs`` over the runs' provenance.
+    settings : DataFrame
+        ``scope, name, field, value, n_runs``: every protocol field (``protocol_params``)
+        and architecture field (``arch``) the training runs recorded, values as JSON.
+    classes : dict
+        Class labels of each dataset, in the runs' order.
+    """
+
+    runs: pd.DataFrame
+    confusion: pd.DataFrame
+    history: pd.DataFrame
+    status: pd.DataFrame
+    software: pd.DataFrame
+    settings: pd.DataFrame
+    classes: dict
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text())
+
+
+def _benchmark(paths) -> dict:
+    """Wall seconds and peak RSS (MB) from a run's benchmark TSVs.
+
+    Seconds: the mean over a file's repeats, summed over files (a scattered k-NN run:
+    its blocks and the gather). Peak RSS: the largest of any job. NaN without a file.
+    """
+    seconds, rss = [], []
+    for path in paths:
+        bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
+        seconds.append(pd.to_numeric(bench["s"], errors="coerce").mean())
+        rss.append(pd.to_numeric(bench["max_rss"], errors="coerce").max())
+    return {"job_seconds": float(np.nansum(seconds)) if seconds else np.nan,
+            "max_rss_mb": float(np.nanmax(rss)) if rss and not np.all(np.isnan(rss))
+            else np.nan}
+
+
+def _bench_paths(run: RunId, benchmarks: Path | None) -> list[Path]:
+    """The benchmark TSVs of a run: its job's, and for k-NN those of its blocks."""
+    if benchmarks is None:
+        return []
+    if run.kind == "knn":
+        blocks = benchmarks / "knn" / run.dataset / run.model
+        paths = [benchmarks / "knn" / run.dataset / f"{run.model}.tsv"]
+        paths += sorted(blocks.glob("*.tsv")) if blocks.is_dir() else []
+    else:
+        parts = [run.dataset, run.model, run.framework, run.protocol, run.split]
+        paths = [benchmarks.joinpath("train", *parts, f"seed{run.seed}.tsv")]
+    return [p for p in paths if p.is_file()]
+
+
+def _provenance(path: Path) -> tuple[dict, dict]:
+    """(commit facts, package versions) of a run's provenance.json."""
+    prov = _read_json(path)
+    git = prov.get("git") or {}
+    facts = {"commit": git.get("commit") or "", "dirty": git.get("dirty")}
+    return facts, {k: v for k, v in (prov.get("packages") or {}).items() if v}
+
+
+def _scores(cm: pd.DataFrame, per_class: bool) -> dict:
+    row = summary_metrics(cm)
+    row["n_test"] = row.pop("n")
+    if per_class:
+        per = per_class_metrics(cm)
+        for label in per.index:
+            row[f"sensitivity_{label}"] = per.loc[label, "sensitivity"]
+            row[f"specificity_{label}"] = per.loc[label, "specificity"]
+    return row
+
+
+def _train_run(run: RunId, benchmarks: Path | None):
+    metrics = _read_json(run.path / "metrics.json")
+    facts, packages = _provenance(run.path / "provenance.json")
+    preds = pd.read_csv(run.path / "predictions.csv", dtype={"y_true": str, "y_pred": str,
+                                                             "checkpoint": str})
+    classes = [c.removeprefix("proba_") for c in preds.columns if c.startswith("proba_")]
+    history = pd.read_csv(run.path / "history.csv")
+    bench = _benchmark(_bench_paths(run, benchmarks))
+    reported = metrics.get("checkpoint_rule")
+    rows, confusions = [], []
+    for rule in sorted(preds["checkpoint"].unique(), key=lambda r: CHECKPOINT_ORDER.get(r, 9)):
+        p = preds[preds["checkpoint"] == rule]
+        cm = confusion_matrix(p["y_true"], p["y_pred"], classes)
+        score = _scores(cm, per_class=run.dataset == MITDB)
+        recorded = (metrics.get("accuracy_by_rule") or {}).get(rule)
+        if recorded is not None and abs(recorded - score["accuracy"]) > 1e-9:
+            log.warning("%s: %s accuracy %s in metrics.json, %s from predictions.csv",
+                        run.name, rule, recorded, score["accuracy"])
+        rows.append({
+            "checkpoint": rule,
+            "reported": rule == reported,
+            "selects_on_test": rule == "best_test",
+            "epochs": metrics.get("epochs"),
+            "epoch": (metrics.get("epoch_by_rule") or {}).get(rule),
+            **score,
+            "train_seconds": metrics.get("fit_seconds"),
+            "predict_seconds": metrics.get("predict_seconds"),
+            "seconds_per_epoch": metrics.get("seconds_per_epoch"),
+            "first_epoch_seconds": metrics.get("first_epoch_seconds"),
+            **bench,
+            "n_params": metrics.get("n_params"),
+            "n_params_trainable": metrics.get("n_params_trainable"),
+            "device": metrics.get("device") or "",
+            **facts,
+        })
+        confusions.append(confusion_long(cm).assign(checkpoint=rule))
+    settings = [("protocol", run.protocol, k, v)
+                for k, v in (metrics.get("protocol_params") or {}).items()]
+    settings += [("model", run.model, k, v) for k, v in (metrics.get("arch") or {}).items()]
+    return rows, confusions, history, packages, classes, settings
+
+
+def _knn_run(run: RunId, benchmarks: Path | None):
+    metrics = _read_json(run.path / "metrics.json")
+    facts, packages = _provenance(run.path / "provenance.json")
+    library = (metrics.get("definition") or {}).get("library") or "unknown"
+    classes = [str(c) for c in metrics.get("classes", [])]
+    conf = pd.read_csv(run.path / "confusion.csv", dtype={"true": str, "pred": str})
+    timings = metrics.get("timings") or {}
+    bench = _benchmark(_bench_paths(run, benchmarks))
+    search = timings.get("distance_matrix_s", timings.get("neighbour_search_s", np.nan))
+    rows, confusions = [], []
+    for k, part in conf.groupby("k", sort=True):
+        labels = classes or sorted({*part["true"], *part["pred"]})
+        cm = (part.pivot_table(index="true", columns="pred", values="count", aggfunc="sum")
+              .reindex(index=labels, columns=labels).fillna(0).astype(np.int64))
+        cm.index.name, cm.columns.name = "true", "pred"
+        rows.append({
+            "k": int(k),
+            "checkpoint": pd.NA,
+            "reported": True,
+            "selects_on_test": False,
+            **_scores(cm, per_class=False),
+            "train_seconds": timings.get("window_search_s", 0.0),
+            "predict_seconds": search + timings.get("sweep_s", 0.0),
+            **bench,
+            **facts,
+        })
+        confusions.append(confusion_long(cm).assign(k=int(k)))
+    return library, rows, confusions, packages, classes
+
+
+def _missing_reason(run: RunId, files) -> tuple[str, str]:
+    failed = run.path.with_name(run.path.name + ".failed")
+    if not run.path.is_dir():
+        if failed.is_dir():
+            return "diverged", f"training diverged; partial history in {run.name}.failed/"
+        return "missing", "no run directory (not run, or not finished)"
+    absent = [f for f in files if not (run.path / f).is_file()]
+    return "partial", "lacks " + ", ".join(absent)
+
+
+def _unexpected(roots, known: set[str]) -> list[dict]:
+    rows = []
+    for root in roots:
+        root = Path(root)
+        if not root.is_dir():
+            continue
+        marker = "metrics.json"
+        for metrics in sorted(root.rglob(marker)):
+            try:
+                run = parse_run_dir(metrics.parent)
+            except ValueError:
+                continue
+            if run.name not in known:
+                rows.append({"run": run.name, "kind": run.kind, "status": "unexpected",
+                             "reason": "not in the configured experiments; not aggregated"})
+    return rows
+
+
+def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
+    """Read every expected run directory that exists and account for the others.
+
+    Parameters
+    ----------
+    expected : iterable of str or Path
+        Run directories the configuration asks for (training and k-NN), e.g. from the
+        rule's ``params``. Only these are aggregated.
+    benchmarks : str or Path, optional
+        Root of Snakemake's benchmark TSVs (``benchmarks``); peak memory is NaN without.
+    scan_roots : iterable of str or Path
+        Directories (``results/runs``, ``results/knn``) searched for runs that exist but
+        were not expected; they are listed with status ``unexpected``.
+    """
+    benchmarks = Path(benchmarks) if benchmarks else None
+    runs = sorted({parse_run_dir(p) for p in expected},
+                  key=lambda r: (r.kind, r.dataset, r.model, r.framework, r.protocol,
+                                 _split_key(r.split), r.seed if r.seed is not None else -1))
+    rows, confusions, histories, status, software, classes = [], [], [], [], {}, {}
+    settings: dict = {}
+    for run in runs:
+        files = KNN_FILES if run.kind == "knn" else TRAIN_FILES
+        ident = {"kind": run.kind, "dataset": run.dataset, "model": run.model,
+                 "framework": run.framework, "protocol": run.protocol, "split": run.split,
+                 "seed": run.seed, "run": run.name}
+        if not all((run.path / f).is_file() for f in files):
+            state, reason = _missing_reason(run, files)
+            status.append({"run": run.name, "kind": run.kind, "status": state,
+                           "reason": reason})
+            continue
+        try:
+            if run.kind == "knn":
+                library, r, c, packages, labels = _knn_run(run, benchmarks)
+                ident["framework"] = library
+            else:
+                r, c, hist, packages, labels, sets = _train_run(run, benchmarks)
+                histories.append(hist.assign(**ident))
+                for scope, name, key, value in sets:
+                    text = json.dumps(value, sort_keys=True)
+                    settings.setdefault((scope, name, key, text), set()).add(run.name)
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            status.append({"run": run.name, "kind": run.kind, "status": "unreadable",
+                           "reason": f"{type(exc).__name__}: {exc}"})
+            continue
+        classes.setdefault(run.dataset, labels)
+        rows.extend({**ident, **row} for row in r)
+        confusions.extend(frame.assign(**ident) for frame in c)
+        for package, version in packages.items():
+            software.setdefault((package, version), set()).add(run.name)
+        status.append({"run": run.name, "kind": run.kind, "status": "ok", "reason": ""})
+    known = {r.name for r in runs}
+    status.extend(_unexpected(scan_roots, known))
+    return Collected(
+        runs=_order(pd.DataFrame(rows)),
+        confusion=_order(pd.concat(confusions, ignore_index=True)) if confusions
+        else pd.DataFrame(),
+        history=pd.concat(histories, ignore_index=True) if histories else pd.DataFrame(),
+        status=pd.DataFrame(status, columns=["run", "kind", "status", "reason"])
+        .sort_values(["kind", "run"], ignore_index=True),
+        software=pd.DataFrame(
+            [(p, v, len(names)) for (p, v), names in sorted(software.items())],
+            columns=["package", "version", "n_runs"],
+        ),
+        settings=pd.DataFrame(
+            [(*key, len(names)) for key, names in sorted(settings.items())],
+            columns=["scope", "name", "field", "value", "n_runs"],
+        ),
+        classes=classes,
+    )
+
+
+def _split_key(split: str) -> tuple:
+    m = re.fullmatch(r"fold(\d+)", str(split))
+    return (1, int(m[1])) if m else (0, str(split))
+
+
+def _order(frame: pd.DataFrame) -> pd.DataFrame:
+    """Identity columns first, then the rest; rows in a fixed order.
+
+    Rows sort by identity, split (folds numerically), seed, k and checkpoint rule; rows
+    that tie (the cells of one confusion matrix) keep the order they were made in.
+    """
+    if frame.empty:
+        return frame
+    frame = frame.copy()
+    for col in ("k", "checkpoint"):
+        if col not in frame.columns:
+            frame[col] = pd.NA
+    frame["seed"] = frame["seed"].astype("Int64")
+    frame["k"] = frame["k"].astype("Int64")
+    split = frame["split"].map(_split_key)
+    keys = pd.DataFrame({
+        **{c: frame[c].astype(str) for c in ("kind", "dataset", "model", "framework",
+                                              "protocol")},
+        "split_group": [s[0] for s in split],
+        "split_name": [str(s[1]).zfill(6) for s in split],
+        "seed": frame["seed"].fillna(-1).astype(int),
+        "k": frame["k"].fillna(-1).astype(int),
+        "checkpoint": frame["checkpoint"].map(lambda r: CHECKPOINT_ORDER.get(r, -1)),
+        "position": np.arange(len(frame)),
+    })
+    order = keys.sort_values(list(keys.columns)).index
+    first = [*ID_COLUMNS, "k", "checkpoint", "run"]
+    frame = frame.loc[order].reset_index(drop=True)
+    return frame[[c for c in first if c in frame] + [c for c in frame if c not in first]]

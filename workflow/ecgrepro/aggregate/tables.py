@@ -1,0 +1,323 @@
+"""Derived tables: one value per configuration and seed, summaries, MIT-BIH metrics.
+
+A *configuration* is ``kind, dataset, model, framework, protocol, checkpoint, k``. Its
+seed-level value comes from one run (a UCR test set, MIT-BIH DS2, one k-NN run) or, for
+cross-validation (splits ``fold<i>``), from the confusion matrix pooled over all folds of
+that seed: the CV estimate. A seed whose runs are missing, or whose folds are
+incomplete, is kept as a row with status ``missing`` or ``partial`` and no value, so a
+summary always says how many runs it rests on and which are absent.
+"""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pandas as pd
+
+from ecgrepro.aggregate.collect import CHECKPOINT_ORDER, Collected, RunId
+from ecgrepro.aggregate.stats import describe, holm, interval_label, mann_whitney
+from ecgrepro.metrics import per_class_metrics, summary_metrics
+
+__all__ = [
+    "CONFIG",
+    "SCORES",
+    "SEED_METRICS",
+    "frameworks_table",
+    "mitdb_tables",
+    "seed_table",
+    "summary_table",
+]
+
+CONFIG = ["kind", "dataset", "model", "framework", "protocol", "checkpoint", "k"]
+SCORES = ["accuracy", "balanced_accuracy", "macro_sensitivity", "macro_specificity",
+          "macro_ppv", "macro_f1"]
+COSTS = ["seconds_per_epoch", "train_seconds", "predict_seconds", "max_rss_mb"]
+SEED_METRICS = [*SCORES, "n_test", *COSTS, "n_params", "epochs", "epoch"]
+SUMMARY_METRICS = [*SCORES, *COSTS, "n_params"]
+POOLED = "pooled"
+
+
+def _is_fold(split: str) -> bool:
+    return re.fullmatch(r"fold\d+", str(split)) is not None
+
+
+def _pool(rows: pd.DataFrame, confusion: pd.DataFrame) -> dict:
+    """Seed-level values of one configuration from its runs (several folds: pooled)."""
+    if len(rows) == 1 and not _is_fold(rows["split"].iloc[0]):
+        return {m: rows[m].iloc[0] for m in SEED_METRICS if m in rows}
+    cells = confusion.merge(rows[["run", "checkpoint"]], on=["run", "checkpoint"])
+    labels = list(dict.fromkeys(cells["true"]))
+    cm = (cells.groupby(["true", "pred"], sort=False)["count"].sum().unstack("pred")
+          .reindex(index=labels, columns=labels).fillna(0).astype(np.int64))
+    out = summary_metrics(cm)
+    out["n_test"] = out.pop("n")
+    out.update(
+        seconds_per_epoch=rows["seconds_per_epoch"].mean(),
+        train_seconds=rows["train_seconds"].sum(),
+        predict_seconds=rows["predict_seconds"].sum(),
+        max_rss_mb=rows["max_rss_mb"].max(),
+        n_params=rows["n_params"].iloc[0],
+        epochs=rows["epochs"].iloc[0],
+        epoch=rows["epoch"].mean(),
+    )
+    return out
+
+
+def seed_table(col: Collected, expected: list[RunId], reported_rules: dict) -> pd.DataFrame:
+    """One row per configuration x seed, expected or found.
+
+    Parameters
+    ----------
+    col : Collected
+        What :func:`ecgrepro.aggregate.collect.collect` read.
+    expected : list of RunId
+        The configured runs.
+    reported_rules : dict
+        ``{protocol: checkpoint rule it reports}``, used for configurations of which no
+        run exists (their other rules are unknown until one does).
+
+    Returns
+    -------
+    DataFrame
+        :data:`CONFIG`, ``reported, selects_on_test, seed, split, n_splits, status,
+        note`` and :data:`SEED_METRICS` (NaN unless status is ``ok``).
+    """
+    runs = col.runs
+    out = []
+    units: dict = {}
+    for r in expected:
+        units.setdefault((r.kind, r.dataset, r.model, r.framework, r.protocol, r.seed),
+                         []).append(r)
+    for (kind, dataset, model, framework, protocol, seed), members in units.items():
+        names = [r.name for r in members]
+        present = runs[runs["run"].isin(names)] if len(runs) else runs
+        if kind == "knn":
+            out.extend(_knn_rows(present, members[0]))
+            continue
+        same = runs[(runs["kind"] == "train") & (runs["dataset"] == dataset)
+                    & (runs["model"] == model) & (runs["protocol"] == protocol)] \
+            if len(runs) else runs
+        found = set(same["checkpoint"].dropna()) if len(same) else set()
+        rules = sorted(found or {reported_rules.get(protocol, "last")},
+                       key=CHECKPOINT_ORDER.get)
+        splits = [r.split for r in members]
+        pooled = len(splits) > 1 or _is_fold(splits[0])
+        for rule in rules:
+            rows = present[present["checkpoint"] == rule] if len(present) else present
+            have = set(rows["split"]) if len(rows) else set()
+            lacking = [s for s in splits if s not in have]
+            row = {"kind": kind, "dataset": dataset, "model": model, "framework": framework,
+                   "protocol": protocol, "checkpoint": rule, "k": pd.NA,
+                   "reported": bool(rows["reported"].iloc[0]) if len(rows)
+                   else rule == reported_rules.get(protocol, rule),
+                   "selects_on_test": rule == "best_test", "seed": seed,
+                   "split": POOLED if pooled else splits[0], "n_splits": len(splits)}
+            if not lacking:
+                row.update(status="ok", note="", **_pool(rows, col.confusion))
+            elif len(lacking) == len(splits):
+                row.update(status="missing", note="no run" if not pooled else
+                           f"all {len(splits)} folds missing")
+            else:
+                row.update(status="partial", note=f"{len(lacking)} of {len(splits)} folds "
+                           f"missing: {', '.join(lacking)}; not pooled")
+            out.append(row)
+    cols = [*CONFIG, "reported", "selects_on_test", "seed", "split", "n_splits", "status",
+            "note", *SEED_METRICS]
+    frame = pd.DataFrame(out)
+    for c in cols:
+        if c not in frame:
+            frame[c] = np.nan
+    frame["seed"] = frame["seed"].astype("Int64")
+    frame["k"] = frame["k"].astype("Int64")
+    for c in ("n_test", "n_params", "epochs"):
+        frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
+    frame["reported"] = frame["reported"].astype(bool)
+    frame["selects_on_test"] = frame["selects_on_test"].astype(bool)
+    return _sort(frame[cols])
+
+
+def _knn_rows(present: pd.DataFrame, run: RunId) -> list[dict]:
+    base = {"kind": "knn", "dataset": run.dataset, "model": run.model, "protocol": "knn",
+            "checkpoint": pd.NA, "reported": True, "selects_on_test": False,
+            "seed": pd.NA, "split": run.split, "n_splits": 1}
+    if not len(present):
+        return [{**base, "framework": "", "k": pd.NA, "status": "missing", "note": "no run"}]
+    return [{**base, "framework": row["framework"], "k": row["k"], "status": "ok",
+             "note": "", **{m: row.get(m, np.nan) for m in SEED_METRICS}}
+            for _, row in present.iterrows()]
+
+
+def _sort(frame: pd.DataFrame, extra=("seed",)) -> pd.DataFrame:
+    keys = frame[["kind", "dataset", "model", "framework", "protocol"]].astype(str)
+    keys = keys.assign(
+        checkpoint=frame["checkpoint"].map(lambda r: CHECKPOINT_ORDER.get(r, -1)),
+        k=frame["k"].fillna(-1).astype(int),
+        **{c: frame[c].fillna(-1).astype(int) for c in extra if c in frame},
+        position=np.arange(len(frame)),
+    )
+    return frame.loc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
+
+
+def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
+    """Mean, sd, min, max and an interval over seeds, per configuration and metric.
+
+    Parameters
+    ----------
+    seeds : DataFrame
+        From :func:`seed_table`.
+    interval_cfg : dict
+        ``method`` (t or bootstrap), ``level``, ``n_boot``, ``seed`` (config
+        ``claims.interval``).
+
+    Returns
+    -------
+    DataFrame
+        One row per configuration x metric: ``n_expected, n_runs, complete, missing``
+        (which seeds lack a value, and why) and ``mean, sd, min, max, ci_low, ci_high,
+        interval``.
+    """
+    kw = {k: interval_cfg[k] for k in ("method", "level", "n_boot", "seed")}
+    label = interval_label(**kw)
+    out = []
+    keys = [*CONFIG, "reported", "selects_on_test", "split"]
+    for key, group in seeds.groupby(keys, dropna=False, sort=False):
+        ok = group[group["status"] == "ok"]
+        lacking = group[group["status"] != "ok"]
+        missing = "; ".join(f"seed {'-' if pd.isna(s) else s}: {n}"
+                            for s, n in zip(lacking["seed"], lacking["note"]))
+        for metric in SUMMARY_METRICS:
+            if metric not in group:
+                continue
+            values = ok[metric].astype(float).dropna()
+            if group["kind"].iloc[0] == "knn" and metric in ("seconds_per_epoch",
+                                                            "n_params", "train_seconds"):
+                continue
+            if not len(values) and len(ok):
+                continue  # not measured by this kind of run
+            stats = describe(values, **kw)
+            out.append({**dict(zip(keys, key)), "metric": metric,
+                        "n_expected": len(group), "n_runs": stats.pop("n"),
+                        "complete": len(lacking) == 0, "missing": missing, **stats,
+                        "interval": label if len(values) > 1 else ""})
+    frame = pd.DataFrame(out, columns=[*keys, "metric", "n_expected", "n_runs", "complete",
+                                       "missing", "mean", "sd", "min", "max", "ci_low",
+                                       "ci_high", "interval"])
+    frame["k"] = frame["k"].astype("Int64")
+    order = {m: i for i, m in enumerate(SUMMARY_METRICS)}
+    frame = frame.assign(_m=frame["metric"].map(order))
+    return _sort(frame, extra=("_m",)).drop(columns="_m")
+
+
+def mitdb_tables(col: Collected, seeds: pd.DataFrame, dataset: str = "mitdb"):
+    """Per-fold, DS2 and pooled metrics per class, and the confusion counts behind them.
+
+    Only the checkpoint rule each protocol reports. Pooled rows (``split`` ``pooled``)
+    sum the confusion matrices of all folds of a seed, and exist only for seeds whose
+    folds are all present (see :func:`seed_table`).
+
+    Returns
+    -------
+    (DataFrame, DataFrame)
+        ``metrics``: identity, ``split, class`` (each class and ``macro``),
+        ``support, sensitivity, specificity, ppv, f1, accuracy``; ``confusion``:
+        identity, ``split, true, pred, count``.
+    """
+    conf = col.confusion
+    if conf.empty or not (conf["dataset"] == dataset).any():
+        return pd.DataFrame(), pd.DataFrame()
+    runs = col.runs[(col.runs["dataset"] == dataset) & col.runs["reported"]]
+    conf = conf.merge(runs[["run", "checkpoint"]], on=["run", "checkpoint"])
+    ident = ["model", "framework", "protocol", "checkpoint", "seed"]
+    parts = [conf[[*ident, "split", "true", "pred", "count"]]]
+    complete = seeds[(seeds["dataset"] == dataset) & (seeds["split"] == POOLED)
+                     & (seeds["status"] == "ok") & seeds["reported"]]
+    for _, s in complete.iterrows():
+        sel = conf[(conf["model"] == s["model"]) & (conf["framework"] == s["framework"])
+                   & (conf["protocol"] == s["protocol"])
+                   & (conf["checkpoint"] == s["checkpoint"]) & (conf["seed"] == s["seed"])]
+        cells = sel.groupby(["true", "pred"], sort=False)["count"].sum().reset_index()
+        parts.append(cells.assign(**{c: s[c] for c in ident}, split=POOLED))
+    confusion = pd.concat(parts, ignore_index=True)[[*ident, "split", "true", "pred", "count"]]
+    metrics = []
+    for key, cells in confusion.groupby([*ident, "split"], sort=False):
+        labels = list(dict.fromkeys(cells["true"]))
+        cm = (cells.pivot_table(index="true", columns="pred", values="count", aggfunc="sum")
+              .reindex(index=labels, columns=labels).fillna(0).astype(np.int64))
+        per = per_class_metrics(cm)
+        summ = summary_metrics(cm)
+        base = dict(zip([*ident, "split"], key))
+        for label, row in per.iterrows():
+            metrics.append({**base, "class": label, **row.to_dict(),
+                            "accuracy": summ["accuracy"]})
+        metrics.append({**base, "class": "macro", "support": summ["n"],
+                        "sensitivity": summ["macro_sensitivity"],
+                        "specificity": summ["macro_specificity"], "ppv": summ["macro_ppv"],
+                        "f1": summ["macro_f1"], "accuracy": summ["accuracy"]})
+    metrics = pd.DataFrame(metrics)
+    metrics["support"] = metrics["support"].astype(int)
+    return _mitdb_sort(metrics, "class"), _mitdb_sort(confusion, "true")
+
+
+def _mitdb_sort(frame: pd.DataFrame, cls: str) -> pd.DataFrame:
+    split = frame["split"].astype(str)
+    keys = pd.DataFrame({
+        **{c: frame[c].astype(str) for c in ("model", "framework", "protocol")},
+        "checkpoint": frame["checkpoint"].map(lambda r: CHECKPOINT_ORDER.get(r, -1)),
+        "seed": frame["seed"].astype(int),
+        "split_group": split.map(lambda s: 2 if s == POOLED else int(_is_fold(s))),
+        "split_num": split.map(lambda s: int(s[4:]) if _is_fold(s) else 0),
+        "position": np.arange(len(frame)),
+    })
+    return frame.loc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
+
+
+def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm") -> pd.DataFrame:
+    """PyTorch against Keras per dataset, model and protocol (reported checkpoint).
+
+    Accuracy over seeds (CV-pooled per seed where folds) compared with a two-sided
+    Mann-Whitney U test; effect size Cliff's delta (= rank-biserial correlation,
+    positive when PyTorch scores higher). p-values are Holm-adjusted over the
+    comparisons that can reach ``alpha`` (``testable``: the smallest attainable p is at
+    most ``alpha``); the others cannot reject whatever the data, and say so.
+    """
+    ok = seeds[(seeds["kind"] == "train") & (seeds["status"] == "ok") & seeds["reported"]]
+    out = []
+    for (dataset, model, protocol, checkpoint), g in ok.groupby(
+            ["dataset", "model", "protocol", "checkpoint"], sort=True):
+        a = g[g["framework"] == "torch"]
+        b = g[g["framework"] == "keras"]
+        if not len(a) or not len(b):
+            continue
+        test = mann_whitney(a["accuracy"], b["accuracy"])
+        pa, pb = a["n_params"].dropna().unique(), b["n_params"].dropna().unique()
+        out.append({
+            "dataset": dataset, "model": model, "protocol": protocol,
+            "checkpoint": checkpoint, "metric": "accuracy",
+            "n_torch": len(a), "n_keras": len(b),
+            "mean_torch": a["accuracy"].mean(), "mean_keras": b["accuracy"].mean(),
+            "difference": a["accuracy"].mean() - b["accuracy"].mean(),
+            "test": "Mann-Whitney U, two-sided",
+            "u": test["u"], "p_value": test["p_value"], "min_p": test["min_p"],
+            "testable": bool(test["min_p"] <= alpha),
+            "cliffs_delta": test["rank_biserial"],
+            "params_torch": int(pa[0]) if len(pa) == 1 else np.nan,
+            "params_keras": int(pb[0]) if len(pb) == 1 else np.nan,
+            "params_equal": bool(len(pa) == 1 and len(pb) == 1 and pa[0] == pb[0]),
+            "seconds_per_epoch_torch": a["seconds_per_epoch"].mean(),
+            "seconds_per_epoch_keras": b["seconds_per_epoch"].mean(),
+        })
+    frame = pd.DataFrame(out, columns=[
+        "dataset", "model", "protocol", "checkpoint", "metric", "n_torch", "n_keras",
+        "mean_torch", "mean_keras", "difference", "test", "u", "p_value", "min_p",
+        "testable", "p_adjusted", "significant", "cliffs_delta", "params_torch",
+        "params_keras", "params_equal", "seconds_per_epoch_torch", "seconds_per_epoch_keras",
+    ])
+    if frame.empty:
+        return frame
+    p = frame["p_value"].where(frame["testable"])
+    frame["p_adjusted"] = holm(p) if adjust == "holm" else p
+    frame["significant"] = frame["p_adjusted"] < alpha
+    for c in ("params_torch", "params_keras"):
+        frame[c] = frame[c].astype("Int64")
+    return frame

@@ -1,0 +1,45 @@
+# paper: the manuscript, filled from results/tables and results/figures (nothing typed);
+# HTML always, PDF where pandoc and a LaTeX engine are installed (paper/pdf.log says).
+
+
+rule paper:
+    input:
+        unpack(paper_sources),
+        code=aggregate_code,
+        claims=rules.aggregate.output.claims,
+        tables=[
+            rules.aggregate.output.summary,
+            rules.aggregate.output.runs,
+            rules.aggregate.output.mitdb_metrics,
+            rules.aggregate.output.frameworks,
+            rules.aggregate.output.missing,
+            rules.aggregate.output.software,
+            rules.aggregate.output.settings,
+        ],
+        accuracy_png=rules.aggregate.output.accuracy_png,
+        figures=[
+            rules.aggregate.output.curves_png,
+            rules.aggregate.output.confusion_png,
+            rules.aggregate.output.time_png,
+            rules.aggregate.output.intra_inter_png,
+        ],
+    output:
+        md="paper/paper.md",
+        html=report(
+            "paper/paper.html",
+            caption="../report/paper.rst",
+            category="Paper",
+        ),
+        pdf_log="paper/pdf.log",
+    log:
+        "logs/paper/paper.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    params:
+        config=config_json,
+    shell:
+        "python -m ecgrepro.cli paper --template {input.template} --bib {input.bib}"
+        " --tables $(dirname {input.claims}) --figures $(dirname {input.accuracy_png})"
+        " --config-json {params.config:q} --md {output.md} --html {output.html}"
+        " --pdf-log {output.pdf_log} > {log} 2>&1"
