@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import shutil
 import threading
 from pathlib import Path
 
@@ -105,3 +106,17 @@ def serve_directory():
     for server in servers:
         server.shutdown()
         server.server_close()
+
+
+def snapshot_workflow(dest: Path) -> Path:
+    """A copy of the workflow (Snakefile, workflow/, config/, profiles/, envs/) to run.
+
+    Other work in the checkout (a config key added before its schema entry, say) cannot
+    break a run half-way: every job re-reads the config and the code it runs.
+    """
+    dest.mkdir(parents=True, exist_ok=True)
+    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
+    for name in ("workflow", "config", "profiles", "envs"):
+        shutil.copytree(REPO / name, dest / name, ignore=skip)
+    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    return dest

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO
+from conftest import snapshot_workflow
 
 BIN = Path(sys.executable).parent
 RUNS = "results/runs/TwoLeadECG/lstm_fcn/torch/blog2020/test"
@@ -44,20 +43,6 @@ experiments:
 """
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
-
-
-def snapshot(dest: Path) -> Path:
-    """A copy of the workflow (Snakefile, workflow/, config/, profiles/, envs/) to run.
-
-    Other work in the checkout (a config key added before its schema entry, say) cannot
-    break a run half-way: every job re-reads the config and the code it runs.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
-    for name in ("workflow", "config", "profiles", "envs"):
-        shutil.copytree(REPO / name, dest / name, ignore=skip)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    return dest
 
 
 def _cmd(work: Path, mirror: Path) -> list[str]:
@@ -163,7 +148,7 @@ def _job_counts(text: str) -> dict[str, int]:
 
 
 def test_killed_workflow_resumes_without_redoing_finished_runs(tmp_path, shared_data):
-    snapshot(tmp_path / "code")
+    snapshot_workflow(tmp_path / "code")
     work = tmp_path / "work"
     work.mkdir()
     (work / "resume.yaml").write_text(CONFIG)

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, SHARED_DATA
+from conftest import SHARED_DATA, snapshot_workflow
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -90,20 +90,6 @@ def _skip_reason() -> str | None:
 
 
 pytestmark = [pytest.mark.slow, pytest.mark.shared_data]
-
-
-def snapshot(dest: Path) -> Path:
-    """A copy of the workflow (Snakefile, workflow/, config/, profiles/, envs/) to run.
-
-    Other work in the checkout (a config key added before its schema entry, say) cannot
-    break a run half-way: every job re-reads the config and the code it runs.
-    """
-    dest.mkdir(parents=True, exist_ok=True)
-    skip = shutil.ignore_patterns("__pycache__", "*.pyc", "*.nbi", "*.nbc")
-    for name in ("workflow", "config", "profiles", "envs"):
-        shutil.copytree(REPO / name, dest / name, ignore=skip)
-    shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
-    return dest
 
 
 @pytest.fixture(scope="module")
@@ -180,7 +166,7 @@ def _stable(obj):
 
 
 def test_quick_config_through_slurm_equals_local_run(slurm_cluster, tmp_path):
-    code = snapshot(tmp_path / "code")
+    code = snapshot_workflow(tmp_path / "code")
     local_dir, slurm_dir = tmp_path / "local", tmp_path / "slurm"
     # The local reference runs beside the SLURM run (which mostly waits on status
     # checks), on one core so that SLURM jobs get the other.
