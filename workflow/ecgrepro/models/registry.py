@@ -9,10 +9,10 @@ neither torch nor tensorflow: builders are imported when a network is built.
 
 Adding a model
 --------------
-Write one file with its description and builders (``ecgrepro/models/fcn.py`` is the
-worked example), add one line to :data:`FAMILIES`, and configure it in
-``config/config.yaml``: ``models: {fcn: {family: fcn}}``. A model in a package of your
-own needs no edit here: give its import path as the family,
+Write one file with its description and builders (README "Adding a model" walks
+through the worked example), add one line to :data:`FAMILIES`, and configure it in
+``config/config.yaml``: ``models: {<name>: {family: <family>}}``. A model in a package
+of your own needs no edit here: give its import path as the family,
 ``models: {mine: {family: "mypkg.models:MyArch"}}``, with ``mypkg`` importable
 (installed, or on ``PYTHONPATH``).
 
@@ -164,7 +164,7 @@ def build_arch(model: dict, length: int, n_classes: int, label: str = "model"):
     ------
     EcgreproError
         Unknown family or setting, or a value the architecture refuses; ``label``
-        (e.g. ``"models.fcn"``) starts the message.
+        (e.g. ``"models.<name>"``) starts the message.
     """
     cls, settings = _split(model, label)
     try:
