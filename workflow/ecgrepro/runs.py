@@ -67,20 +67,12 @@ def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
     )
 
 
-def build_arch(model: dict, ds: UCRDataset):
-    """The network description of a configured model, sized to the data."""
-    family = model["family"]
-    params = {k: v for k, v in model.items() if k != "family"}
-    n_classes = len(ds.classes)
-    if family == "lstm_fcn":
-        from ecgrepro.models.lstm_fcn import LSTMFCNArch
+def build_arch(model: dict, ds: UCRDataset, name: str = "model"):
+    """The network description of a configured model, sized to the data (see
+    :mod:`ecgrepro.models.registry`)."""
+    from ecgrepro.models.registry import build_arch as build
 
-        return LSTMFCNArch(length=ds.length, n_classes=n_classes, **params)
-    if family == "cnn_rnn":
-        from ecgrepro.models.cnn_rnn import CNNRNNArch
-
-        return CNNRNNArch(length=ds.length, n_classes=n_classes, **params)
-    raise EcgreproError(f"unknown model family {family!r}; use lstm_fcn or cnn_rnn")
+    return build(model, length=ds.length, n_classes=len(ds.classes), label=f"models.{name}")
 
 
 def _fit_evaluate(framework: str):
@@ -122,7 +114,7 @@ def train_run(
     from ecgrepro.training.results import write_history
 
     ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed)
-    arch = build_arch(model, ds)
+    arch = build_arch(model, ds, model_name)
     proto = get_protocol(protocol, **protocol_overrides)
     fit_evaluate = _fit_evaluate(framework)
     outdir = Path(outdir)

@@ -21,6 +21,20 @@ sys.path.insert(0, PACKAGE_ROOT)
 
 # Light imports only: the package keeps frameworks out of these modules.
 from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
+from ecgrepro.models.registry import check_models
+
+# Model families and settings against the model registry, as soon as the package is
+# importable: a typo or a framework a model lacks fails here, not inside a job.
+check_models(
+    config["models"],
+    config["experiments"],
+    shapes={
+        "mitdb": (
+            config["mitdb_segments"]["length"],
+            len(set(config["mitdb_segments"]["class_map"].values())),
+        )
+    },
+)
 
 DATA = "resources/data"
 DATA_LOCK = f"{DATA}/sha256.lock"

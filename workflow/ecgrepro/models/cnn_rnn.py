@@ -117,6 +117,10 @@ class CNNRNNArch:
     recurrent_dropout: float = 0.0
     name: str = field(default="", init=False)
 
+    # Builders, by import path (see ecgrepro.models.registry).
+    torch_builder = "ecgrepro.models.cnn_rnn_torch:CNNRNN"
+    keras_builder = "ecgrepro.models.cnn_rnn_keras:build_model"
+
     def __post_init__(self):
         if self.cell not in CELLS:
             raise ValueError(f"cell must be one of {CELLS}, got {self.cell!r}")

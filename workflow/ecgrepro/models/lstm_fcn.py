@@ -110,6 +110,10 @@ class LSTMFCNArch:
     shuffle: bool = True
     name: str = field(default="lstm_fcn", init=False)
 
+    # Builders, by import path (see ecgrepro.models.registry).
+    torch_builder = "ecgrepro.models.lstm_fcn_torch:LSTMFCN"
+    keras_builder = "ecgrepro.models.lstm_fcn_keras:build_model"
+
     def __post_init__(self):
         if len(self.filters) != len(self.kernels) or not self.filters:
             raise ValueError("filters and kernels must be non-empty and of equal length")

@@ -6,7 +6,6 @@ two frameworks can only come from the framework files.
 
 from __future__ import annotations
 
-import importlib
 import math
 import time
 from dataclasses import dataclass
@@ -24,7 +23,6 @@ __all__ = [
     "Progress",
     "TrainingDivergedError",
     "balanced_class_weights",
-    "build_from_registry",
     "derive_seeds",
     "numpy_loss",
     "prepare_inputs",
@@ -34,19 +32,6 @@ __all__ = [
 
 PROBA_CLIP = 1e-7  # Keras's backend.epsilon(), used where losses read probabilities
 PREDICT_BATCH = 128  # inference batch, as Karim et al.'s evaluate(); fastest on 1 CPU thread
-
-
-def build_from_registry(registry: dict[str, str], arch):
-    """Build ``arch`` with the factory ``registry`` names for its class (``module:attr``).
-
-    Imported lazily, so a run imports only the network it trains.
-    """
-    try:
-        target = registry[type(arch).__name__]
-    except KeyError:
-        raise TypeError(f"no network registered for {type(arch).__name__}") from None
-    module, attr = target.split(":")
-    return getattr(importlib.import_module(module), attr)(arch)
 
 
 class TrainingDivergedError(EcgreproError):

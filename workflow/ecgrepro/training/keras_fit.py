@@ -19,31 +19,21 @@ import tensorflow as tf  # noqa: E402
 from keras import ops  # noqa: E402
 
 from ecgrepro.errors import EcgreproError  # noqa: E402
+from ecgrepro.models import registry  # noqa: E402
 from ecgrepro.models.lstm_fcn_keras import count_params  # noqa: E402
-from ecgrepro.training.common import (  # noqa: E402
-    PREDICT_BATCH,
-    PROBA_CLIP,
-    build_from_registry,
-)
+from ecgrepro.training.common import PREDICT_BATCH, PROBA_CLIP  # noqa: E402
 from ecgrepro.training.loop import prepare_run, run_protocol  # noqa: E402
 from ecgrepro.training.presets import Protocol  # noqa: E402
 from ecgrepro.training.results import RunResult  # noqa: E402
 
 __all__ = [
-    "NETWORKS", "KerasAdapter", "build_network", "configure", "fit_evaluate", "make_adapter",
+    "KerasAdapter", "build_network", "configure", "fit_evaluate", "make_adapter",
 ]
 
 
-
-NETWORKS = {  # architecture class -> "module:factory"; the factory takes the arch
-    "LSTMFCNArch": "ecgrepro.models.lstm_fcn_keras:build_model",
-    "CNNRNNArch": "ecgrepro.models.cnn_rnn_keras:build_model",
-}
-
-
 def build_network(arch) -> keras.Model:
-    """The Keras network for an architecture description (see ``NETWORKS``)."""
-    return build_from_registry(NETWORKS, arch)
+    """The Keras network for an architecture description (its ``keras_builder``)."""
+    return registry.build_network(arch, "keras")
 
 
 def configure(framework_seed: int, device: str = "auto", threads: int = 1):

@@ -37,28 +37,23 @@ import torch
 import torch.nn.functional as F
 
 from ecgrepro.errors import EcgreproError
+from ecgrepro.models import registry
 from ecgrepro.models.lstm_fcn_torch import count_params
-from ecgrepro.training.common import PREDICT_BATCH, PROBA_CLIP, build_from_registry
+from ecgrepro.training.common import PREDICT_BATCH, PROBA_CLIP
 from ecgrepro.training.loop import prepare_run, run_protocol
 from ecgrepro.training.presets import Protocol
 from ecgrepro.training.results import RunResult
 
 __all__ = [
-    "NETWORKS", "TorchAdapter", "build_network", "configure", "fit_evaluate", "make_adapter",
+    "TorchAdapter", "build_network", "configure", "fit_evaluate", "make_adapter",
 ]
 
 ADAM_BETAS = (0.9, 0.999)  # Keras and torch defaults agree
 
 
-NETWORKS = {  # architecture class -> "module:factory"; the factory takes the arch
-    "LSTMFCNArch": "ecgrepro.models.lstm_fcn_torch:LSTMFCN",
-    "CNNRNNArch": "ecgrepro.models.cnn_rnn_torch:CNNRNN",
-}
-
-
 def build_network(arch) -> torch.nn.Module:
-    """The PyTorch network for an architecture description (see ``NETWORKS``)."""
-    return build_from_registry(NETWORKS, arch)
+    """The PyTorch network for an architecture description (its ``torch_builder``)."""
+    return registry.build_network(arch, "torch")
 
 
 def configure(framework_seed: int, device: str = "auto", threads: int = 1):
@@ -205,8 +200,8 @@ def fit_evaluate(dataset, arch, protocol, seed: int, device: str = "auto", threa
     dataset : ecgrepro.data.ucr.UCRDataset
         Train and test splits (test used for evaluation and, only for rule
         ``best_test``, for selection).
-    arch : LSTMFCNArch
-        Network description; its length and class count must match the data.
+    arch : architecture description
+        A registered family's description (``ecgrepro.models.registry``); its length and class count must match the data.
     protocol : Protocol or str
         A :class:`Protocol` or the name of a preset (``"karim2018"``, ``"blog2020"``).
     seed : int
