@@ -151,7 +151,7 @@ def write_train_run(root: Path, run: tuple, bench_root: Path | None = None) -> P
 
 
 def write_knn_run(root: Path, variant: str) -> Path:
-    """One k-NN run directory as ``ecgrepro.knn.run_knn`` writes it (what we read)."""
+    """One k-NN run directory as ``ecgrepro.knn.jobs.run.run_knn`` writes it (what we read)."""
     path = root / "results/knn" / UCR / variant
     path.mkdir(parents=True, exist_ok=True)
     n, rows, acc = 1139, [], []
