@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrepro.knn.core import distances as dist
+from ecgrepro.knn.core import distances as kd
 from ecgrepro.knn.core import variants as kv
 from ecgrepro.knn.core import window as win
 from ecgrepro.data.ucr import UCRDataset, load_splits, save_prepared
@@ -221,7 +221,7 @@ def test_l1_dtw_equals_brute_force_enumeration():
     rng = np.random.default_rng(1)
     X, Y = rng.normal(size=(3, 6)), rng.normal(size=(4, 6))
     for radius in (0, 1, 2, None):
-        D = dist.l1_dtw_matrix(X, Y, radius, 1)
+        D = kd.l1_dtw_matrix(X, Y, radius, 1)
         r = 6 if radius is None else radius
         want = [[_brute_l1_dtw(x, y, r) for y in Y] for x in X]
         np.testing.assert_allclose(D, want, rtol=1e-12)
@@ -241,14 +241,14 @@ def test_l1_dtw_equals_aeon_dtw_on_threshold_embedding():
     X = rng.integers(0, 10, size=(5, 15)).astype(float)
     Y = rng.integers(0, 10, size=(4, 15)).astype(float)
     for radius in (0, 1, 3, 14):
-        ours = dist.l1_dtw_matrix(X, Y, radius, 2)
+        ours = kd.l1_dtw_matrix(X, Y, radius, 2)
         window = kv.aeon_window(radius, 15)
         theirs = dtw_pairwise_distance(
             _thresholds(X, 10), _thresholds(Y, 10), window=window
         )
         np.testing.assert_array_equal(ours, theirs)
     assert not np.array_equal(
-        dist.l1_dtw_matrix(X, Y, None, 1), dtw_pairwise_distance(X, Y)
+        kd.l1_dtw_matrix(X, Y, None, 1), dtw_pairwise_distance(X, Y)
     )  # and it is not squared DTW
 
 
@@ -292,7 +292,7 @@ def test_sktime_matrix_is_sktimes_dtwdist():
 
     ds = tiny(n_train=7, n_test=5, length=16, seed=4)
     theirs = DtwDist().transform(ds.X_test[:, None, :], ds.X_train[:, None, :])
-    np.testing.assert_array_equal(dist.sktime_dtw_matrix(ds.X_test, ds.X_train, 2), theirs)
+    np.testing.assert_array_equal(kd.sktime_dtw_matrix(ds.X_test, ds.X_train, 2), theirs)
 
 
 # --- provenance and aggregate -----------------------------------------------------------
@@ -429,8 +429,8 @@ def test_aeon_sktime_and_aeon_classifier_agree(two_lead):
     from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 
     ds, _ = two_lead
-    a = dist.distance_matrix(kv.parse_variant("aeon-dtw"), ds.X_test, ds.X_train, None, 2)
-    s = dist.distance_matrix(kv.parse_variant("sktime-dtw"), ds.X_test, ds.X_train, None, 2)
+    a = kd.distance_matrix(kv.parse_variant("aeon-dtw"), ds.X_test, ds.X_train, None, 2)
+    s = kd.distance_matrix(kv.parse_variant("sktime-dtw"), ds.X_test, ds.X_train, None, 2)
     np.testing.assert_allclose(s, a, rtol=1e-6, atol=0)
     labels = ds.classes[ds.y_train]
     clf = KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw")

@@ -13,7 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrepro.knn.core import distances as dist
+from ecgrepro.knn.core import distances as kd
 from ecgrepro.knn.core import variants as kv
 from ecgrepro.knn.core import window as win
 from ecgrepro.data.ucr import UCRDataset, load_splits, save_prepared
@@ -41,9 +41,9 @@ def ties(n, length, seed, levels=3):
 
 def naive_knn(Q, T, radius, k, absolute):
     D = (
-        dist.l1_dtw_matrix(Q, T, radius, 1)
+        kd.l1_dtw_matrix(Q, T, radius, 1)
         if absolute
-        else dist.aeon_dtw_matrix(Q, T, radius, 1)
+        else kd.aeon_dtw_matrix(Q, T, radius, 1)
     )
     order = np.argsort(D, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(D, order, 1)
@@ -74,7 +74,7 @@ def test_knn_search_all_neighbours_is_every_distance_bit_for_bit():
     X = walks(19, 33, seed=5)
     for radius in (0, 3, None):
         idx, dist, _ = knn_search(X[:4], X[4:], radius, 15)
-        D = dist.aeon_dtw_matrix(X[:4], X[4:], radius, 1)
+        D = kd.aeon_dtw_matrix(X[:4], X[4:], radius, 1)
         assert np.array_equal(np.take_along_axis(D, idx, 1), dist)
         assert np.array_equal(np.sort(D, axis=1), dist)
 
@@ -109,7 +109,7 @@ def test_window_nn_neighbours_and_distances_per_radius():
     radii, nn, dist, _ = window_nn(X, np.arange(12), range(0, 30, 4))
     assert list(radii) == sorted(set(range(0, 30, 4)), reverse=True)
     for c, r in enumerate(radii):
-        D = dist.aeon_dtw_matrix(X, None, int(r), 1)
+        D = kd.aeon_dtw_matrix(X, None, int(r), 1)
         np.fill_diagonal(D, np.inf)
         assert np.array_equal(nn[:, c], np.argmin(D, axis=1))
         assert np.array_equal(dist[:, c], D.min(axis=1))
