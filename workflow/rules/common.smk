@@ -204,12 +204,7 @@ def train_mem_mb(wildcards, input):
 
 
 def final_outputs():
-    return (
-        data_outputs()
-        + train_outputs()
-        + aggregate_outputs()
-        + paper_outputs()
-    )
+    return data_outputs() + train_outputs() + aggregate_outputs() + paper_outputs()
 
 
 # --- aggregate and paper (rules/aggregate.smk, rules/paper.smk) -------------------------
