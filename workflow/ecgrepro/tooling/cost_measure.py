@@ -162,8 +162,8 @@ def mitdb_sizes(measured: list[Measured], cfg: dict, root: Path) -> tuple[dict, 
         rows = list(csv.DictReader(table.read_text().splitlines()))
         per = {r["record"]: int(r["total"]) for r in rows if r["record"].isdigit()}
         total = sum(per.values())
-        folds = cfg.get("training", {}).get("n_folds", 10)
-        length = cfg.get("mitdb_segments", {}).get("length", 1000)
+        folds = cfg["training"]["n_folds"]  # required by the schema
+        length = cfg["mitdb_segments"]["length"]
         fallback = {
             ("oh2018", True): {"n_train": total * (folds - 1) // folds,
                                "n_test": total // folds, "length": length},
