@@ -367,6 +367,19 @@ def test_aggregate_writes_the_knn_table_and_figure(tmp_path):
     assert (tmp_path / "e" / "knn_accuracy_vs_k.pdf").stat().st_size > 0
 
 
+def test_command_line_run_writes_the_run_directory(tmp_path):
+    """``python -m ecgrepro.knn run``: the files of run_knn, from the one entry point."""
+    from ecgrepro.knn.jobs.cli import main
+
+    path = prepared(tmp_path, tiny())
+    argv = ["run", "--npz", str(path), "--variant", "euclidean", "--ks", "1-3"]
+    assert main(argv + ["--outdir", str(tmp_path / "cli")]) == 0
+    run_knn(path, "euclidean", (1, 2, 3), 1, tmp_path / "api")
+    for name in ("accuracy.csv", "predictions.csv", "confusion.csv"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    assert main(argv[:4] + ["bogus", "--outdir", str(tmp_path / "x")]) == 1
+
+
 def test_aggregate_imports_no_framework():
     code = (
         "import sys, ecgrepro.aggregate.knn, ecgrepro.aggregate.build; "

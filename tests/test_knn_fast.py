@@ -265,6 +265,21 @@ def test_block_rows_split_evenly_and_completely():
         blocks.block_rows(10, 3, 3)
 
 
+def test_n_blocks_is_what_the_workflow_plans():
+    """The package's count (common.smk asks it): ceil(rows / block_size), sktime cut."""
+    knn = {"block_size": 100, "sktime_subset": {"max_cells": 5e11, "rows": 200}}
+    big = "NonInvasiveFetalECGThorax1"  # 1800 train, 1965 test, length 750
+    assert blocks.n_blocks(big, "aeon-dtw", knn) == 20
+    assert blocks.n_blocks(big, "sktime-dtw", knn) == 2  # 200 evenly spaced rows
+    assert blocks.window_n_blocks(big, knn) == 18
+    every = {**knn, "sktime_subset": {"max_cells": None, "rows": None}}
+    assert blocks.n_blocks(big, "sktime-dtw", every) == 20
+    assert blocks.n_blocks("NotInTheMetadata", "aeon-dtw", knn) == 1
+    assert blocks.block_sizes(1965, 100) == [
+        len(blocks.block_rows(1965, i, 20)) for i in range(20)
+    ]
+
+
 # --- cost dry run, perf parser, the workflow's plan ---------------------------------------
 
 
