@@ -13,7 +13,7 @@ A variant is named by a short readable string:
 ``euclidean``             Euclidean distance (aeon)
 ``blog-dtw-l1``           DTW with point cost ``|x - y|``, unconstrained window (the
                           blog's k-NN); neither aeon nor sktime offers this cost, so
-                          it is :func:`l1_dtw_matrix`, a numba kernel of this module
+                          it is :func:`~ecgrepro.knn.core.distances.l1_dtw_matrix` (numba)
 ========================  ==========================================================
 
 Percent to band radius (the UCR archive's rule)
@@ -37,7 +37,7 @@ accuracies of the naive test x train matrix (see :mod:`ecgrepro.knn.core` for wh
 ========================  ==========================================================
 ``aeon-dtw``              pruned k-NN search (:func:`ecgrepro.knn.core.search.knn_search`):
 ``aeon-dtw-w<p>``         LB_Kim/LB_Keogh cascade, early-abandoned pruned DTW whose
-``blog-dtw-l1``           cells are aeon's (squared) or :func:`l1_dtw_matrix`'s
+``blog-dtw-l1``           cells are aeon's (squared) or :func:`~ecgrepro.knn.core.distances.l1_dtw_matrix`'s
                           (absolute) arithmetic, bit for bit; only the k nearest
                           are kept
 ``learned``               window search by :func:`ecgrepro.knn.core.search.window_nn`
