@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from conftest import REPO
-from ecgrepro import cost
+from ecgrepro.tooling import cost
 
 
 def test_benchmark_templates_match_the_rules():

@@ -12,10 +12,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrepro import knn_variants as kv
+from ecgrepro.knn.core import distances as kd
+from ecgrepro.knn.core import variants as kv
+from ecgrepro.knn.core import window as win
 from ecgrepro.data.ucr import UCRDataset, load_splits, save_prepared
 from ecgrepro.errors import DataError, EcgreproError
-from ecgrepro.knn import check_ks, parse_ks, run_knn, sweep
+from ecgrepro.knn.core.vote import check_ks, parse_ks, sweep
+from ecgrepro.knn.jobs.run import run_knn
 from ecgrepro.provenance import collect_provenance, sha256_file, write_json
 
 SHARED = Path(__file__).resolve().parents[2] / "shared" / "data"
@@ -218,7 +221,7 @@ def test_l1_dtw_equals_brute_force_enumeration():
     rng = np.random.default_rng(1)
     X, Y = rng.normal(size=(3, 6)), rng.normal(size=(4, 6))
     for radius in (0, 1, 2, None):
-        D = kv.l1_dtw_matrix(X, Y, radius, 1)
+        D = kd.l1_dtw_matrix(X, Y, radius, 1)
         r = 6 if radius is None else radius
         want = [[_brute_l1_dtw(x, y, r) for y in Y] for x in X]
         np.testing.assert_allclose(D, want, rtol=1e-12)
@@ -238,14 +241,14 @@ def test_l1_dtw_equals_aeon_dtw_on_threshold_embedding():
     X = rng.integers(0, 10, size=(5, 15)).astype(float)
     Y = rng.integers(0, 10, size=(4, 15)).astype(float)
     for radius in (0, 1, 3, 14):
-        ours = kv.l1_dtw_matrix(X, Y, radius, 2)
+        ours = kd.l1_dtw_matrix(X, Y, radius, 2)
         window = kv.aeon_window(radius, 15)
         theirs = dtw_pairwise_distance(
             _thresholds(X, 10), _thresholds(Y, 10), window=window
         )
         np.testing.assert_array_equal(ours, theirs)
     assert not np.array_equal(
-        kv.l1_dtw_matrix(X, Y, None, 1), dtw_pairwise_distance(X, Y)
+        kd.l1_dtw_matrix(X, Y, None, 1), dtw_pairwise_distance(X, Y)
     )  # and it is not squared DTW
 
 
@@ -277,11 +280,11 @@ def test_window_ties_go_to_the_smallest_percentage():
         {"percent": p, "radius": p, "loo_correct": c, "loo_accuracy": c / 10}
         for p, c in [(0, 7), (1, 9), (2, 9), (3, 8)]
     ]
-    assert kv.select_window(rows)["percent"] == 1
+    assert win.select_window(rows)["percent"] == 1
     ds = tiny(n_train=6, length=10)
     X = np.tile(ds.X_train[:1], (6, 1))  # identical series: every window ties
-    found = kv.learn_window(X, ds.y_train, 1, range(0, 101, 25))
-    assert kv.select_window(found)["percent"] == 0
+    found = win.learn_window(X, ds.y_train, 1, range(0, 101, 25))
+    assert win.select_window(found)["percent"] == 0
 
 
 def test_sktime_matrix_is_sktimes_dtwdist():
@@ -289,7 +292,7 @@ def test_sktime_matrix_is_sktimes_dtwdist():
 
     ds = tiny(n_train=7, n_test=5, length=16, seed=4)
     theirs = DtwDist().transform(ds.X_test[:, None, :], ds.X_train[:, None, :])
-    np.testing.assert_array_equal(kv.sktime_dtw_matrix(ds.X_test, ds.X_train, 2), theirs)
+    np.testing.assert_array_equal(kd.sktime_dtw_matrix(ds.X_test, ds.X_train, 2), theirs)
 
 
 # --- provenance and aggregate -----------------------------------------------------------
@@ -339,9 +342,47 @@ def test_aggregate_table_and_plot(tmp_path):
         knn_table(csvs + csvs[:1])
 
 
+def test_aggregate_writes_the_knn_table_and_figure(tmp_path):
+    """The aggregate's knn.csv is knn_table's rows; the figure rebuilds byte for byte."""
+    from ecgrepro.aggregate.build import write_knn
+    from ecgrepro.aggregate.knn import COLUMNS, knn_table
+
+    ds = tiny("TwoLeadECG")
+    path = prepared(tmp_path, ds)
+    runs = []
+    for variant in ("euclidean", "aeon-dtw"):
+        runs.append(tmp_path / "knn" / ds.name / variant)
+        run_knn(path, variant, [1, 2], 1, runs[-1])
+    table = knn_table([r / "accuracy.csv" for r in runs])
+    write_knn(runs, tmp_path / "t" / "knn.csv", tmp_path / "f")
+    want = table.drop(columns="source").to_csv(index=False)
+    assert (tmp_path / "t" / "knn.csv").read_text() == want
+    figures = [tmp_path / "f" / f"knn_accuracy_vs_k.{ext}" for ext in ("png", "pdf")]
+    first = [f.read_bytes() for f in figures]
+    write_knn(runs, tmp_path / "t" / "knn.csv", tmp_path / "f")
+    assert [f.read_bytes() for f in figures] == first
+    write_knn([], tmp_path / "e" / "knn.csv", tmp_path / "e")  # no k-NN runs
+    empty = pd.read_csv(tmp_path / "e" / "knn.csv")
+    assert empty.empty and list(empty.columns) == list(COLUMNS)
+    assert (tmp_path / "e" / "knn_accuracy_vs_k.pdf").stat().st_size > 0
+
+
+def test_command_line_run_writes_the_run_directory(tmp_path):
+    """``python -m ecgrepro.knn run``: the files of run_knn, from the one entry point."""
+    from ecgrepro.knn.jobs.cli import main
+
+    path = prepared(tmp_path, tiny())
+    argv = ["run", "--npz", str(path), "--variant", "euclidean", "--ks", "1-3"]
+    assert main(argv + ["--outdir", str(tmp_path / "cli")]) == 0
+    run_knn(path, "euclidean", (1, 2, 3), 1, tmp_path / "api")
+    for name in ("accuracy.csv", "predictions.csv", "confusion.csv"):
+        assert (tmp_path / "cli" / name).read_bytes() == (tmp_path / "api" / name).read_bytes()
+    assert main(argv[:4] + ["bogus", "--outdir", str(tmp_path / "x")]) == 1
+
+
 def test_aggregate_imports_no_framework():
     code = (
-        "import sys, ecgrepro.aggregate.knn; "
+        "import sys, ecgrepro.aggregate.knn, ecgrepro.aggregate.build; "
         "bad = [m for m in ('aeon', 'sktime', 'torch', 'tensorflow', 'numba') "
         "if m in sys.modules]; print(bad); sys.exit(bool(bad))"
     )
@@ -350,9 +391,9 @@ def test_aggregate_imports_no_framework():
 
 
 def test_perf_parser():
-    from ecgrepro.perf import build_parser
+    from ecgrepro.tooling.perf_knn import build_parser
 
-    args = build_parser().parse_args(["knn", "--data-mirror", "/x", "--repeats", "2"])
+    args = build_parser().parse_args(["--data-mirror", "/x", "--repeats", "2"])
     assert (args.data_mirror, args.repeats, args.threads) == ("/x", 2, 2)
     assert args.func.__name__ == "perf_knn"
 
@@ -401,8 +442,8 @@ def test_aeon_sktime_and_aeon_classifier_agree(two_lead):
     from aeon.classification.distance_based import KNeighborsTimeSeriesClassifier
 
     ds, _ = two_lead
-    a = kv.distance_matrix(kv.parse_variant("aeon-dtw"), ds.X_test, ds.X_train, None, 2)
-    s = kv.distance_matrix(kv.parse_variant("sktime-dtw"), ds.X_test, ds.X_train, None, 2)
+    a = kd.distance_matrix(kv.parse_variant("aeon-dtw"), ds.X_test, ds.X_train, None, 2)
+    s = kd.distance_matrix(kv.parse_variant("sktime-dtw"), ds.X_test, ds.X_train, None, 2)
     np.testing.assert_allclose(s, a, rtol=1e-6, atol=0)
     labels = ds.classes[ds.y_train]
     clf = KNeighborsTimeSeriesClassifier(n_neighbors=1, distance="dtw")

@@ -1,4 +1,4 @@
-"""Exact pruned DTW searches (ecgrepro.dtw): same neighbours, windows and files as naive."""
+"""Exact pruned DTW searches (ecgrepro.knn.core): same neighbours, windows and files as naive."""
 
 from __future__ import annotations
 
@@ -13,13 +13,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ecgrepro import knn_variants as kv
+from ecgrepro.knn.core import distances as kd
+from ecgrepro.knn.core import variants as kv
+from ecgrepro.knn.core import window as win
 from ecgrepro.data.ucr import UCRDataset, load_splits, save_prepared
-from ecgrepro.dtw import band_cells, knn_search, window_nn
-from ecgrepro.dtw import scatter
-from ecgrepro.dtw.cost import estimate, random_walks, report
+from ecgrepro.knn.core.search import band_cells, knn_search, window_nn
+from ecgrepro.knn.jobs import blocks, scatter
 from ecgrepro.errors import EcgreproError
-from ecgrepro.knn import fit_predict, run_knn
+from ecgrepro.knn.jobs.run import fit_predict, run_knn
+from ecgrepro.tooling.cost_knn import estimate, random_walks, report
 
 REPO = Path(__file__).resolve().parents[1]
 TWO_LEAD = REPO.parent / "shared" / "data" / "ucr" / "TwoLeadECG"
@@ -39,9 +41,9 @@ def ties(n, length, seed, levels=3):
 
 def naive_knn(Q, T, radius, k, absolute):
     D = (
-        kv.l1_dtw_matrix(Q, T, radius, 1)
+        kd.l1_dtw_matrix(Q, T, radius, 1)
         if absolute
-        else kv.aeon_dtw_matrix(Q, T, radius, 1)
+        else kd.aeon_dtw_matrix(Q, T, radius, 1)
     )
     order = np.argsort(D, axis=1, kind="stable")[:, :k]
     return order, np.take_along_axis(D, order, 1)
@@ -72,7 +74,7 @@ def test_knn_search_all_neighbours_is_every_distance_bit_for_bit():
     X = walks(19, 33, seed=5)
     for radius in (0, 3, None):
         idx, dist, _ = knn_search(X[:4], X[4:], radius, 15)
-        D = kv.aeon_dtw_matrix(X[:4], X[4:], radius, 1)
+        D = kd.aeon_dtw_matrix(X[:4], X[4:], radius, 1)
         assert np.array_equal(np.take_along_axis(D, idx, 1), dist)
         assert np.array_equal(np.sort(D, axis=1), dist)
 
@@ -96,10 +98,10 @@ def test_equal_distances_resolve_by_training_index():
 def test_pruned_window_search_equals_naive(make, n, length, classes):
     X = make(n, length, seed=n + length)
     y = np.arange(n) % classes
-    naive = kv.learn_window(X, y, 1, method="naive")
-    pruned = kv.learn_window(X, y, 2, method="pruned")
+    naive = win.learn_window(X, y, 1, method="naive")
+    pruned = win.learn_window(X, y, 2, method="pruned")
     assert pruned == naive
-    assert kv.select_window(pruned) == kv.select_window(naive)
+    assert win.select_window(pruned) == win.select_window(naive)
 
 
 def test_window_nn_neighbours_and_distances_per_radius():
@@ -107,7 +109,7 @@ def test_window_nn_neighbours_and_distances_per_radius():
     radii, nn, dist, _ = window_nn(X, np.arange(12), range(0, 30, 4))
     assert list(radii) == sorted(set(range(0, 30, 4)), reverse=True)
     for c, r in enumerate(radii):
-        D = kv.aeon_dtw_matrix(X, None, int(r), 1)
+        D = kd.aeon_dtw_matrix(X, None, int(r), 1)
         np.fill_diagonal(D, np.inf)
         assert np.array_equal(nn[:, c], np.argmin(D, axis=1))
         assert np.array_equal(dist[:, c], D.min(axis=1))
@@ -115,9 +117,9 @@ def test_window_nn_neighbours_and_distances_per_radius():
 
 def test_window_search_on_identical_series_keeps_the_smallest_percentage():
     X = np.tile(walks(1, 10, seed=2), (6, 1))
-    rows = kv.learn_window(X, np.arange(6) % 2, 1, range(0, 101, 25))
-    assert kv.select_window(rows)["percent"] == 0
-    assert rows == kv.learn_window(X, np.arange(6) % 2, 1, range(0, 101, 25), "naive")
+    rows = win.learn_window(X, np.arange(6) % 2, 1, range(0, 101, 25))
+    assert win.select_window(rows)["percent"] == 0
+    assert rows == win.learn_window(X, np.arange(6) % 2, 1, range(0, 101, 25), "naive")
 
 
 # --- through fit_predict: every variant, pruned and matrix paths agree -------------------
@@ -257,10 +259,25 @@ def test_gather_refuses_missing_duplicate_or_foreign_blocks(tmp_path):
 def test_block_rows_split_evenly_and_completely():
     for n in (0, 1, 5, 17, 100):
         for b in (1, 3, 7):
-            rows = np.concatenate([scatter.block_rows(n, i, b) for i in range(b)])
+            rows = np.concatenate([blocks.block_rows(n, i, b) for i in range(b)])
             assert np.array_equal(rows, np.arange(n))
     with pytest.raises(EcgreproError):
-        scatter.block_rows(10, 3, 3)
+        blocks.block_rows(10, 3, 3)
+
+
+def test_n_blocks_is_what_the_workflow_plans():
+    """The package's count (common.smk asks it): ceil(rows / block_size), sktime cut."""
+    knn = {"block_size": 100, "sktime_subset": {"max_cells": 5e11, "rows": 200}}
+    big = "NonInvasiveFetalECGThorax1"  # 1800 train, 1965 test, length 750
+    assert blocks.n_blocks(big, "aeon-dtw", knn) == 20
+    assert blocks.n_blocks(big, "sktime-dtw", knn) == 2  # 200 evenly spaced rows
+    assert blocks.window_n_blocks(big, knn) == 18
+    every = {**knn, "sktime_subset": {"max_cells": None, "rows": None}}
+    assert blocks.n_blocks(big, "sktime-dtw", every) == 20
+    assert blocks.n_blocks("NotInTheMetadata", "aeon-dtw", knn) == 1
+    assert blocks.block_sizes(1965, 100) == [
+        len(blocks.block_rows(1965, i, 20)) for i in range(20)
+    ]
 
 
 # --- cost dry run, perf parser, the workflow's plan ---------------------------------------
@@ -268,14 +285,16 @@ def test_block_rows_split_evenly_and_completely():
 
 def test_cost_estimate_lists_every_job(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no prepared data here: random walks of the shape
-    config = {
-        "ucr_datasets": ["ECG200"],
-        "knn": {
-            "variants": ["euclidean", "aeon-dtw", "learned"],
-            "ks": [1, 2, 3],
-            "block_size": 40,
-        },
-    }
+    from ecgrepro.tooling.config import load_config
+
+    # the tooling's loader: config.yaml, these overrides, the schema's defaults
+    config = load_config(
+        overrides=[
+            'ucr_datasets=["ECG200"]',
+            'knn={"variants": ["euclidean", "aeon-dtw", "learned"], "ks": [1, 2, 3], '
+            '"block_size": 40}',
+        ]
+    )
     jobs, notes = estimate(config, sample=2)
     kinds = [(j.variant, j.job) for j in jobs]
     # ECG200: 100 train, 100 test -> 3 test blocks per variant, 3 window blocks
@@ -290,9 +309,11 @@ def test_cost_estimate_lists_every_job(tmp_path, monkeypatch):
 
 
 def test_perf_knn_scale_is_registered():
-    from ecgrepro.perf import build_parser
+    from ecgrepro.perf import BENCHMARKS
+    from ecgrepro.tooling.perf_knn_scale import build_parser
 
-    args = build_parser().parse_args(["knn_scale", "--n-window", "8"])
+    assert BENCHMARKS["knn_scale"] == "ecgrepro.tooling.perf_knn_scale"
+    args = build_parser().parse_args(["--n-window", "8"])
     assert args.func.__name__ == "perf_knn_scale" and args.length == 750
 
 

@@ -6,13 +6,14 @@ import pytest
 
 from conftest import tiny_dataset, write_ucr_tsv
 from ecgrepro.models.lstm_fcn import LSTMFCNArch
-from ecgrepro.perf import build_parser, lstm_fcn_flops, main
+from ecgrepro.perf import main
+from ecgrepro.tooling.perf_lstm_fcn import build_parser, lstm_fcn_flops
 
 torch = pytest.importorskip("torch")
 
 
 def test_perf_lstm_fcn_parser():
-    args = build_parser().parse_args(["lstm_fcn", "--data-mirror", "/x", "--threads", "2"])
+    args = build_parser().parse_args(["--data-mirror", "/x", "--threads", "2"])
     assert (args.data_mirror, args.threads, args.repeats, args.gemm_size) == ("/x", 2, 5, 1024)
     assert args.func.__name__ == "perf_lstm_fcn" and not args.strict
 

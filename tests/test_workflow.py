@@ -50,7 +50,8 @@ def test_dry_run_plans_all_targets(tmp_path):
     assert counts["fetch_ucr"] == 14  # 7 datasets x 2 splits
     assert counts["fetch_mitdb_file"] == 144  # 48 records x (hea, dat, atr)
     assert counts["prepare_ucr"] == 7 and counts["mitdb_summary"] == 1
-    assert counts["knn_run"] == 35 and counts["knn_table"] == 1  # 7 datasets x 5 variants
+    assert counts["knn_run"] == 35  # 7 datasets x 5 variants
+    assert "knn_table" not in counts and counts["aggregate"] == 1  # knn.csv: the aggregate
 
 
 @pytest.mark.parametrize(

@@ -57,7 +57,6 @@ SAME_BYTES = [
     "results/data/mitdb/records.csv",
     "results/data/mitdb/segments_by_class.csv",
     "results/data/mitdb/segments_by_record.csv",
-    "results/tables/knn.csv",
     *(
         f"results/knn/TwoLeadECG/{v}/{f}"
         for v in ("euclidean", "aeon-dtw", "sktime-dtw", "learned", "blog-dtw-l1")

@@ -118,20 +118,6 @@ def cmd_mitdb_summary(args) -> None:
     _write_csv(record_table(directory, records), args.records_table)
 
 
-def cmd_knn(args) -> None:
-    from ecgrepro.knn import parse_ks, run_knn
-
-    run_knn(args.npz, args.variant, parse_ks(args.ks), args.threads, args.outdir)
-
-
-def cmd_knn_table(args) -> None:
-    from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
-
-    table = knn_table(args.accuracy)
-    _write_csv(table.drop(columns="source"), args.table)
-    plot_knn(table, args.png, args.pdf, UCR_REFERENCES)
-
-
 def cmd_mitdb_segments(args) -> None:
     from ecgrepro.data.mitdb import check_records
     from ecgrepro.data.segments import SegmentConfig, save_segments, segment_counts
@@ -280,21 +266,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--n-folds", type=int, default=10)
     p.add_argument("--fold-seed", type=int, default=0)
     p.set_defaults(func=cmd_train)
-
-    p = sub.add_parser("knn", help="k-NN for every k from one distance matrix")
-    p.add_argument("--npz", required=True, help="prepared dataset")
-    p.add_argument("--variant", required=True, help="e.g. aeon-dtw, learned, euclidean")
-    p.add_argument("--ks", default="1-10", help="e.g. 1-10 or 1,3,5")
-    p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--outdir", required=True)
-    p.set_defaults(func=cmd_knn)
-
-    p = sub.add_parser("knn-table", help="gather k-NN accuracies into a table and figure")
-    p.add_argument("--accuracy", nargs="+", required=True, help="accuracy.csv files")
-    p.add_argument("--table", required=True)
-    p.add_argument("--png", required=True)
-    p.add_argument("--pdf", required=True)
-    p.set_defaults(func=cmd_knn_table)
 
     p = sub.add_parser("aggregate", help="tables, claim verdicts and figures from run dirs")
     p.add_argument("--expected", nargs="*", default=[],

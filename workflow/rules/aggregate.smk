@@ -64,6 +64,12 @@ rule aggregate:
             caption="../report/settings.rst",
             category="Provenance",
         ),
+        knn=report(
+            "results/tables/knn.csv",
+            caption="../report/knn.rst",
+            category="Tables",
+            subcategory="k-NN",
+        ),
         accuracy_png=report(
             "results/figures/accuracy_by_seed.png",
             caption="../report/accuracy_by_seed.rst",
@@ -96,6 +102,13 @@ rule aggregate:
             subcategory="MIT-BIH",
         ),
         intra_inter_pdf="results/figures/intra_vs_inter.pdf",
+        knn_png=report(
+            "results/figures/knn_accuracy_vs_k.png",
+            caption="../report/knn_figure.rst",
+            category="Figures",
+            subcategory="k-NN",
+        ),
+        knn_pdf="results/figures/knn_accuracy_vs_k.pdf",
     log:
         "logs/aggregate/aggregate.log",
     localrule: True

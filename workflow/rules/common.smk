@@ -6,7 +6,9 @@ from pathlib import Path
 
 from snakemake.utils import validate
 
-validate(config, schema="../schemas/config.schema.yaml")
+# set_default: the schema's `default:` values fill what the config leaves out (defaults
+# live in the schema only; the tooling's loader, ecgrepro.tooling.config, does the same).
+validate(config, schema="../schemas/config.schema.yaml", set_default=True)
 
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
@@ -216,13 +218,7 @@ def train_mem_mb(wildcards, input):
 
 
 def final_outputs():
-    return (
-        data_outputs()
-        + ["results/tables/knn.csv"]
-        + train_outputs()
-        + aggregate_outputs()
-        + paper_outputs()
-    )
+    return data_outputs() + train_outputs() + aggregate_outputs() + paper_outputs()
 
 
 # --- aggregate and paper (rules/aggregate.smk, rules/paper.smk) -------------------------
@@ -291,8 +287,6 @@ def paper_outputs():
 KNN_BLOCK = "results/knn_blocks/{dataset}/{variant}/block.{block}-of-{nblocks}.npz"
 KNN_WINDOW_BLOCK = "results/knn_blocks/{dataset}/learned/window.{block}-of-{nblocks}.npz"
 KNN_WINDOW = "results/knn_blocks/{dataset}/learned/window.json"
-KNN_BLOCK_SIZE = 500  # default of knn.block_size
-KNN_SKTIME_SUBSET = {"max_cells": None, "rows": None}  # default: sktime-dtw on every row
 
 
 wildcard_constraints:
@@ -300,50 +294,18 @@ wildcard_constraints:
     nblocks=r"\d+",
 
 
-def _knn_sizes(dataset):
-    """(n_train, n_test, length) from the package's UCR metadata, or None if unknown."""
-    from ecgrepro.data.ucr import metadata_table
-
-    meta = metadata_table().get(dataset)
-    if meta is None:
-        return None
-    return meta["train_size"], meta["test_size"], meta["length"]
-
-
-def _knn_n_blocks(n_rows):
-    size = config["knn"].get("block_size", KNN_BLOCK_SIZE)
-    return max(1, -(-n_rows // size))
-
-
-def knn_sktime_subset():
-    return {**KNN_SKTIME_SUBSET, **config["knn"].get("sktime_subset", {})}
-
-
 def knn_n_blocks(dataset, variant):
-    """Test-row blocks of one (dataset, variant): ceil(rows / block_size).
+    """Test-row blocks of one (dataset, variant): the package's rule, one definition."""
+    from ecgrepro.knn.jobs.blocks import n_blocks
 
-    Sizes come from the UCR metadata (a dataset it lacks runs as one block); the
-    blocks split the actual rows evenly, so a wrong guess costs balance, never results.
-    """
-    sizes = _knn_sizes(dataset)
-    if sizes is None:
-        return 1
-    n_train, n_test, length = sizes
-    sub = knn_sktime_subset()
-    if (
-        variant == "sktime-dtw"
-        and sub["max_cells"]
-        and sub["rows"]
-        and n_test * n_train * length**2 > sub["max_cells"]
-    ):
-        n_test = min(n_test, sub["rows"])
-    return _knn_n_blocks(n_test)
+    return n_blocks(dataset, variant, config["knn"])
 
 
 def knn_window_n_blocks(dataset):
     """Training-row blocks of a dataset's window search (variant learned)."""
-    sizes = _knn_sizes(dataset)
-    return 1 if sizes is None else _knn_n_blocks(sizes[0])
+    from ecgrepro.knn.jobs.blocks import window_n_blocks
+
+    return window_n_blocks(dataset, config["knn"])
 
 
 def knn_block_files(wildcards):
@@ -377,7 +339,7 @@ def knn_window_arg(wildcards):
 
 
 def knn_subset_args():
-    sub = knn_sktime_subset()
+    sub = config["knn"]["sktime_subset"]
     if not (sub["max_cells"] and sub["rows"]):
         return ""
     return (

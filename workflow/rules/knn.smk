@@ -3,7 +3,9 @@
 # config knn.block_size test rows (the learned window search: blocks of training rows,
 # knn_window_block), side by side on a cluster; knn_window and knn_run join them in
 # row order, so the run directory is the same whatever the number of blocks.
-# Cost of every job before running any: python -m ecgrepro.dtw cost --configfile ...
+# The table and figure of every k-NN run (knn.csv, knn_accuracy_vs_k) come from the
+# aggregate, which reads these run directories with the training runs.
+# Cost of every job before running any: python -m ecgrepro.cost knn --configfile ...
 
 
 rule knn_window_block:
@@ -21,7 +23,7 @@ rule knn_window_block:
     resources:
         mem_mb=knn_mem_mb,
     shell:
-        "python -m ecgrepro.dtw window-block --npz {input} --block {wildcards.block}"
+        "python -m ecgrepro.knn window-block --npz {input} --block {wildcards.block}"
         " --n-blocks {wildcards.nblocks} --threads {threads} --out {output} > {log} 2>&1"
 
 
@@ -36,7 +38,7 @@ rule knn_window:
     conda:
         "../../envs/knn.yaml"
     shell:
-        "python -m ecgrepro.dtw window-gather --npz {input.npz} --blocks {input.blocks}"
+        "python -m ecgrepro.knn window-gather --npz {input.npz} --blocks {input.blocks}"
         " --out {output} > {log} 2>&1"
 
 
@@ -60,7 +62,7 @@ rule knn_block:
         window=knn_window_arg,
         subset=knn_subset_args(),
     shell:
-        "python -m ecgrepro.dtw block --npz {input.npz} --variant {wildcards.variant}"
+        "python -m ecgrepro.knn block --npz {input.npz} --variant {wildcards.variant}"
         " --ks {params.ks} --block {wildcards.block} --n-blocks {wildcards.nblocks}"
         " {params.window} {params.subset} --threads {threads} --out {output}"
         " > {log} 2>&1"
@@ -88,28 +90,12 @@ rule knn_run:
         ks=knn_ks_arg(),
         window=knn_window_arg,
     shell:
-        "python -m ecgrepro.dtw gather --npz {input.npz} --variant {wildcards.variant}"
+        "python -m ecgrepro.knn gather --npz {input.npz} --variant {wildcards.variant}"
         " --ks {params.ks} --blocks {input.blocks} {params.window}"
         " --outdir $(dirname {output.metrics}) > {log} 2>&1"
 
 
-rule knn_table:
-    input:
-        knn_accuracy_files(),
-    output:
-        table="results/tables/knn.csv",
-        png="results/figures/knn_accuracy_vs_k.png",
-        pdf="results/figures/knn_accuracy_vs_k.pdf",
-    log:
-        "logs/knn/table.log",
-    conda:
-        "../../envs/analysis.yaml"
-    shell:
-        "python -m ecgrepro.cli knn-table --accuracy {input} --table {output.table}"
-        " --png {output.png} --pdf {output.pdf} > {log} 2>&1"
-
-
 rule knn:
     input:
-        rules.knn_table.output,
+        knn_accuracy_files(),
     localrule: True

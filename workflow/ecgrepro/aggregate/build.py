@@ -2,8 +2,9 @@
 
 :func:`build` reads the expected runs (:mod:`~ecgrepro.aggregate.collect`), derives the
 seed-level table, summaries, MIT-BIH metrics, the framework comparison and the claim
-verdicts (:mod:`~ecgrepro.aggregate.tables`, :mod:`~ecgrepro.aggregate.claims`), and
-writes every file named in :mod:`~ecgrepro.aggregate.outputs`.
+verdicts (:mod:`~ecgrepro.aggregate.tables`, :mod:`~ecgrepro.aggregate.claims`), the
+k-NN accuracy table and figure (:mod:`~ecgrepro.aggregate.knn`), and writes every file
+named in :mod:`~ecgrepro.aggregate.outputs`.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import pandas as pd
 from ecgrepro.aggregate import figures
 from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir
+from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
+from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
 from ecgrepro.aggregate.tables import (
     frameworks_table,
     mitdb_tables,
@@ -173,6 +176,9 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_text(tables / "claims.tex", latex(
         cview, "lp{3cm}p{2cm}p{2.5cm}lrlp{5cm}", "Claims and verdicts.", "tab:claims"))
 
+    ok = set(col.status.loc[col.status["status"] == "ok", "run"])
+    knn_runs = [r.path for r in ids if r.kind == "knn" and r.name in ok]
+    write_knn(knn_runs, tables / "knn.csv", figs if draw else None)
     if draw:
         _draw(seeds, col.history, mitdb_confusion, figs)
     n_ok = int((col.status["status"] == "ok").sum())
@@ -183,6 +189,28 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     return {"runs": runs, "seeds": seeds, "summary": summary, "claims": claims,
             "frameworks": frameworks, "missing": missing, "mitdb_metrics": mitdb_metrics,
             "mitdb_confusion": mitdb_confusion}
+
+
+def write_knn(run_dirs, table_path, figures_dir=None) -> pd.DataFrame:
+    """``knn.csv`` and ``knn_accuracy_vs_k.{png,pdf}`` from k-NN run directories.
+
+    One row per (dataset, variant, k) of the runs' ``accuracy.csv`` (all their
+    columns, as :func:`~ecgrepro.aggregate.knn.knn_table` reads them); no runs: the
+    header only, and a figure that says so. The PDF's date is pinned as for every
+    figure of the aggregate.
+    """
+    paths = [Path(d) / "accuracy.csv" for d in run_dirs]
+    table = knn_table(paths) if paths else pd.DataFrame(columns=[*KNN_COLUMNS, "source"])
+    write_text(table_path, table.drop(columns="source").to_csv(index=False))
+    if figures_dir is not None:
+        png = Path(figures_dir) / "knn_accuracy_vs_k.png"
+        pdf = png.with_suffix(".pdf")
+        if table.empty:
+            figures._empty(png, pdf, "k-NN runs")
+        else:
+            with figures._pinned_date():
+                plot_knn(table, png, pdf, UCR_REFERENCES)
+    return table
 
 
 def _draw(seeds, history, mitdb_confusion, figs: Path) -> None:

@@ -24,6 +24,7 @@ TABLES = (
     "missing.csv",
     "software.csv",
     "settings.csv",
+    "knn.csv",
 )
 
 #: Figures (``<name>.png`` and ``<name>.pdf``) the ``aggregate`` rule writes into
@@ -34,6 +35,7 @@ FIGURES = (
     "mitdb_confusion",
     "time_per_epoch",
     "intra_vs_inter",
+    "knn_accuracy_vs_k",
 )
 
 #: What the ``paper`` rule writes (``paper/``).

@@ -1,4 +1,4 @@
-"""``python -m ecgrepro.dtw <command>``: scattered k-NN jobs and their cost.
+"""``python -m ecgrepro.knn <command>``: the k-NN jobs, the one entry the rules call.
 
 Commands (the k-NN rules of the workflow call the first four):
 
@@ -6,7 +6,9 @@ Commands (the k-NN rules of the workflow call the first four):
 * ``window-gather`` join those blocks: the LOO table and the selected window (JSON)
 * ``block``         one block of test rows of one (dataset, variant): its k nearest
 * ``gather``        join a variant's blocks into ``results/knn/<dataset>/<variant>/``
-* ``cost``          dry run: DTW cells and core time of every configured k-NN job
+* ``run``           one (dataset, variant) in one process, without blocks (same files)
+
+What every job will cost before running any: ``python -m ecgrepro.cost knn``.
 """
 
 from __future__ import annotations
@@ -19,14 +21,14 @@ log = logging.getLogger("ecgrepro")
 
 
 def _ks(text):
-    from ecgrepro.knn import parse_ks
+    from ecgrepro.knn.core.vote import parse_ks
 
     return parse_ks(text)
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m ecgrepro.dtw",
+        prog="python -m ecgrepro.knn",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -67,21 +69,12 @@ def build_parser() -> argparse.ArgumentParser:
                 help="sktime-dtw: above n_test*n_train*L^2 cells, a subset",
             )
             p.add_argument("--subset-rows", type=int, help="sktime-dtw: subset size")
-    p = sub.add_parser("cost", help="DTW cells and time of every configured k-NN job")
-    p.add_argument(
-        "--configfile",
-        nargs="*",
-        default=[],
-        help="config files overlaid on config/config.yaml, as Snakemake does",
-    )
-    p.add_argument("--data-mirror", help="directory with ucr/<name>/*.tsv (real data)")
-    p.add_argument(
-        "--sample",
-        type=int,
-        default=8,
-        help="rows per job kind run through the pruned search to measure it",
-    )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random walks")
+    p = sub.add_parser("run", help="k-NN for every k in one process (no blocks)")
+    p.add_argument("--npz", required=True, help="prepared dataset")
+    p.add_argument("--variant", required=True, help="e.g. aeon-dtw, learned, euclidean")
+    p.add_argument("--ks", default="1-10", help="e.g. 1-10 or 1,3,5")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--outdir", required=True)
     return parser
 
 
@@ -95,20 +88,16 @@ def main(argv=None) -> int:
     )
     args = build_parser().parse_args(argv)
     try:
-        if args.command == "cost":
-            from ecgrepro.dtw.cost import estimate, load_config, report
+        if args.command == "run":
+            from ecgrepro.knn.jobs.run import run_knn
 
-            config = load_config(args.configfile)
-            jobs, notes = estimate(
-                config,
-                args.data_mirror,
-                args.sample,
-                args.seed,
-                log=lambda m: log.info("%s", m),
+            metrics = run_knn(
+                args.npz, args.variant, _ks(args.ks), args.threads, args.outdir
             )
-            report(jobs, notes, " + ".join(args.configfile) or "config/config.yaml")
+            log.info("run: best k %s, accuracy %.4f", metrics["best_k"],
+                     metrics["best_accuracy"])
             return 0
-        from ecgrepro.dtw import scatter
+        from ecgrepro.knn.jobs import scatter
 
         if args.command == "window-block":
             done = scatter.window_block(
@@ -148,7 +137,3 @@ def main(argv=None) -> int:
         log.error("%s", exc)
         return 1
     return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -9,7 +9,7 @@ float as the naive path:
   kernel of ``dtw_pairwise_distance`` for equal lengths) is; on CPUs with FMA both
   fuse the multiply-add the same way. The tests compare bit for bit.
 * absolute cost: ``D = |x_i - y_j| + min(...)``, as
-  :func:`ecgrepro.knn_variants.l1_dtw_matrix` (no multiply, nothing to fuse).
+  :func:`ecgrepro.knn.core.distances.l1_dtw_matrix` (no multiply, nothing to fuse).
 
 Only ``contract`` is enabled, not numba's full ``fastmath``: the pruning logic
 compares with infinity, which ``fastmath``'s no-infinities assumption could fold away.

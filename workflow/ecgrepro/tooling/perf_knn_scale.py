@@ -11,6 +11,10 @@ import time
 
 import numpy as np
 
+from ecgrepro.tooling.perf_common import parser, run
+
+HELP = "pruned vs naive DTW window search and k-NN"
+
 WINDOW_MIN_SPEEDUP = 50.0
 KNN_MIN_SPEEDUP = 3.0
 
@@ -21,22 +25,24 @@ def _timed(fn):
     return out, time.perf_counter() - t0
 
 
-def knn_scale(args) -> dict:
+def perf_knn_scale(args) -> dict:
     """Learned-window search and k-NN at length 750: naive (aeon matrices) vs pruned.
 
     (a) window search: leave-one-out 1-NN over the window percentages 0..100 on
     ``--n-window`` training series, naive (one aeon training matrix per radius, as
-    the UCR archive does it) against :func:`ecgrepro.dtw.window_nn`; the LOO tables
+    the UCR archive does it) against :func:`ecgrepro.knn.core.search.window_nn`; the LOO tables
     must be identical. (b) k-NN, k = 1..10, unconstrained DTW (aeon-dtw):
     ``--n-test`` x ``--n-train`` full matrix and stable sort against
-    :func:`ecgrepro.dtw.knn_search`; neighbours, distances and predictions must be
+    :func:`ecgrepro.knn.core.search.knn_search`; neighbours, distances and predictions must be
     identical; then the same at the learned radius of (a) (the learned variant's test
     pass). Sizes default to a naive path of a few minutes on one core.
     """
-    from ecgrepro import knn_variants as kv
-    from ecgrepro.dtw import band_cells, knn_search, window_nn
-    from ecgrepro.dtw.cost import random_walks
-    from ecgrepro.knn import sweep, vote
+    from ecgrepro.knn.core import variants as kv
+    from ecgrepro.knn.core.distances import aeon_dtw_matrix
+    from ecgrepro.knn.core.search import band_cells, knn_search, window_nn
+    from ecgrepro.knn.core.vote import sweep, vote
+    from ecgrepro.knn.core.window import learn_window, select_window
+    from ecgrepro.tooling.cost_knn import random_walks
 
     rng = np.random.default_rng(args.seed)
     L, th, ks = args.length, args.threads, tuple(range(1, 11))
@@ -51,20 +57,20 @@ def knn_scale(args) -> dict:
     )
     # warm-up: compile every kernel outside the timings
     small = random_walks(12, 20, rng)
-    kv.learn_window(small, np.arange(12) % 2, th, [0, 50, 100], method="naive")
-    kv.learn_window(small, np.arange(12) % 2, th, [0, 50, 100], method="pruned")
+    learn_window(small, np.arange(12) % 2, th, [0, 50, 100], method="naive")
+    learn_window(small, np.arange(12) % 2, th, [0, 50, 100], method="pruned")
     knn_search(small[:2], small, None, 10, False, th)
-    kv.aeon_dtw_matrix(small[:2], small, None, th)
+    aeon_dtw_matrix(small[:2], small, None, th)
 
-    naive_rows, t_wn = _timed(lambda: kv.learn_window(Xw, yw, th, method="naive"))
-    pruned_rows, t_wp = _timed(lambda: kv.learn_window(Xw, yw, th, method="pruned"))
+    naive_rows, t_wn = _timed(lambda: learn_window(Xw, yw, th, method="naive"))
+    pruned_rows, t_wp = _timed(lambda: learn_window(Xw, yw, th, method="pruned"))
     radii = sorted({min(kv.percent_to_radius(p, L), L - 1) for p in kv.LEARN_PERCENTS})
     _, _, _, wcells = window_nn(Xw, np.arange(args.n_window), radii, th)
     w_naive = (
         args.n_window * (args.n_window - 1) / 2 * sum(band_cells(L, r) for r in radii)
     )
     same_window = naive_rows == pruned_rows
-    sel = kv.select_window(pruned_rows)
+    sel = select_window(pruned_rows)
     w_speed = t_wn / t_wp
     print(
         f"(a) window search, {len(radii)} radii: naive {t_wn:.2f} s, pruned {t_wp:.2f} s, "
@@ -83,7 +89,7 @@ def knn_scale(args) -> dict:
     ):
 
         def naive():
-            D = kv.aeon_dtw_matrix(Q, T, radius, th)
+            D = aeon_dtw_matrix(Q, T, radius, th)
             order = np.argsort(D, axis=1, kind="stable")[:, :10]
             return D, order, sweep(D, yt, ks, args.classes)
 
@@ -123,8 +129,8 @@ def knn_scale(args) -> dict:
     }
 
 
-def add_arguments(p) -> None:
-    """The options of ``knn_scale`` (registered by :mod:`ecgrepro.perf`)."""
+def build_parser():
+    p = parser("knn_scale", perf_knn_scale, HELP)
     p.add_argument("--length", type=int, default=750, help="series length")
     p.add_argument(
         "--n-window",
@@ -138,3 +144,8 @@ def add_arguments(p) -> None:
     p.add_argument("--classes", type=int, default=5, help="random class labels")
     p.add_argument("--threads", type=int, default=1, help="threads for both paths")
     p.add_argument("--seed", type=int, default=0)
+    return p
+
+
+def main(argv=None) -> int:
+    return run(build_parser(), argv)

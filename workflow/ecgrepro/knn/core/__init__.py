@@ -1,16 +1,31 @@
-"""Exact, pruned DTW neighbour searches for the k-NN baselines at archive scale.
+"""The k-NN algorithm layer: distances, exact pruned DTW searches, window search, votes.
+
+Layering (checked by ``tests/test_imports.py``): modules here import numpy, numba,
+aeon, sktime, :mod:`ecgrepro.errors` and each other, nothing else of ecgrepro; the
+job layer (:mod:`ecgrepro.knn.jobs`: blocks, gather, run directories, command line)
+sits above and imports from here, never the other way round. This ``__init__``
+imports nothing, so that a light module (:mod:`~ecgrepro.knn.core.variants`) loads
+without numba.
 
 What is here
 ------------
-* :func:`knn_search`: the k nearest training series of each test series (k <= 10 in
-  the benchmarks) under banded or unconstrained DTW, squared (aeon's) or absolute
-  (the blog's) point cost.
-* :func:`window_nn`: the leave-one-out nearest neighbour of each training series at
-  every candidate window radius: the UCR archive's window search.
-* :mod:`ecgrepro.dtw.scatter`: both split into row blocks that run as separate jobs
-  and are joined deterministically; ``python -m ecgrepro.dtw --help``.
-* :mod:`ecgrepro.dtw.cost`: a dry run that prints the DTW cells and the time every
-  k-NN job will take, naive and pruned (``python -m ecgrepro.dtw cost``).
+* :mod:`~ecgrepro.knn.core.variants`: the variants, their definitions, the
+  percent-to-radius rule and which search path each takes (no numba);
+* :mod:`~ecgrepro.knn.core.distances`: the full matrices (aeon, sktime, the L1 kernel);
+* :mod:`~ecgrepro.knn.core.kernels`: envelopes, LB_Keogh/LB_Kim terms, pruned DTW;
+* :mod:`~ecgrepro.knn.core.search`: :func:`~ecgrepro.knn.core.search.knn_search`, the
+  k nearest training series of each test series (k <= 10 in the benchmarks) under
+  banded or unconstrained DTW, squared (aeon's) or absolute (the blog's) point cost,
+  and :func:`~ecgrepro.knn.core.search.window_nn`, the leave-one-out nearest
+  neighbour of each training series at every candidate window radius (the UCR
+  archive's window search);
+* :mod:`~ecgrepro.knn.core.window`: the LOO window table and the selected window;
+* :mod:`~ecgrepro.knn.core.vote`: the vote rule, every k from one neighbour order;
+* :mod:`~ecgrepro.knn.core.threads`: numba's thread count for one call.
+
+The searches are split into row blocks that run as separate jobs by
+:mod:`ecgrepro.knn.jobs.scatter` (``python -m ecgrepro.knn --help``); what every job
+will cost, naive and pruned: ``python -m ecgrepro.cost knn``.
 
 Why the results are exactly the naive ones
 ------------------------------------------
@@ -21,8 +36,8 @@ candidate at exactly the k-th distance is always computed and wins or loses on i
 index. Each step, and why it is safe in floating point:
 
 1. *Same cells.* A DTW that is not abandoned is computed with the very arithmetic of
-   the naive kernel (:mod:`ecgrepro.dtw.kernels`: ``d * d + min(...)`` contracted to
-   an FMA like aeon's; ``|d| + min(...)`` like :func:`ecgrepro.knn_variants.l1_dtw_matrix`),
+   the naive kernel (:mod:`ecgrepro.knn.core.kernels`: ``d * d + min(...)`` contracted to
+   an FMA like aeon's; ``|d| + min(...)`` like :func:`ecgrepro.knn.core.distances.l1_dtw_matrix`),
    so it is the same float. DTW is symmetric bit for bit (the transposed recurrence
    adds the same numbers in the same order), so either series can be the rows.
 2. *Early abandoning.* A DTW value is a chain of additions of non-negative costs
@@ -57,9 +72,5 @@ index. Each step, and why it is safe in floating point:
 The tests compare every path with the naive matrices: random walks of several
 shapes, integer series full of exact ties, duplicated series, TwoLeadECG.
 
-Which variant takes which path: :func:`ecgrepro.knn_variants.search_path`.
+Which variant takes which path: :func:`ecgrepro.knn.core.variants.search_path`.
 """
-
-from ecgrepro.dtw.search import band_cells, knn_search, window_nn
-
-__all__ = ["band_cells", "knn_search", "window_nn"]

@@ -1,6 +1,6 @@
 """What the configured k-NN jobs will cost: DTW cells and core time, naive and pruned.
 
-``python -m ecgrepro.dtw cost --configfile config/config.yaml`` prints one line per
+``python -m ecgrepro.cost knn --configfile config/config.yaml`` prints one line per
 job the workflow will run (window-search blocks, k-NN blocks) with
 
 * the cells the naive path computes (full matrices; the window search's one
@@ -21,35 +21,21 @@ cheap enough to run here, else at the full window (an upper bound).
 
 from __future__ import annotations
 
+import argparse
+import logging
 import math
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-REPO = Path(__file__).resolve().parents[3]
-BASE_CONFIG = REPO / "config" / "config.yaml"
-
-
-def load_config(configfiles=()) -> dict:
-    """``config/config.yaml`` overlaid with ``configfiles``, as Snakemake merges them."""
-    import yaml
-
-    def merge(a, b):
-        for key, value in b.items():
-            if isinstance(value, dict) and isinstance(a.get(key), dict):
-                merge(a[key], value)
-            else:
-                a[key] = value
-        return a
-
-    config = yaml.safe_load(BASE_CONFIG.read_text())
-    for path in configfiles:
-        if Path(path).resolve() != BASE_CONFIG.resolve():
-            merge(config, yaml.safe_load(Path(path).read_text()) or {})
-    return config
-
+from ecgrepro.knn.core import variants as kv
+from ecgrepro.knn.core.distances import distance_matrix
+from ecgrepro.knn.core.search import band_cells, knn_search, window_nn
+from ecgrepro.knn.core.window import learn_window, select_window
+from ecgrepro.knn.jobs.blocks import block_sizes, subset_rows
 
 def random_walks(n: int, length: int, rng) -> np.ndarray:
     """z-normalised random walks, one per row."""
@@ -108,8 +94,6 @@ class Rates:
         self.cache: dict = {}
 
     def matrix(self, variant, length: int, radius) -> float:
-        from ecgrepro import knn_variants as kv
-        from ecgrepro.dtw import band_cells
 
         per_pair = (
             length if variant.distance == "euclidean" else band_cells(length, radius)
@@ -123,7 +107,7 @@ class Rates:
 
             def seconds(cols):
                 t0 = time.perf_counter()
-                kv.distance_matrix(variant, X[:2], X[2 : 2 + cols], radius, 1)
+                distance_matrix(variant, X[:2], X[2 : 2 + cols], radius, 1)
                 return time.perf_counter() - t0
 
             seconds(2)  # compile
@@ -138,8 +122,6 @@ class Rates:
         aeon's rate per cell, measured at a few radii and interpolated in the band's
         cell count, times each radius's cells.
         """
-        from ecgrepro import knn_variants as kv
-        from ecgrepro.dtw import band_cells
 
         key = ("window", length, tuple(radii))
         if key not in self.cache:
@@ -172,24 +154,13 @@ def _sample(n: int, k: int) -> np.ndarray:
     return np.unique(np.round(np.linspace(0, n - 1, min(k, n))).astype(np.int64))
 
 
-def _blocks(n: int, size: int) -> list[int]:
-    """Rows per block, as the workflow splits them."""
-    from ecgrepro.dtw.scatter import block_rows
-
-    b = max(1, math.ceil(n / size))
-    return [len(block_rows(n, i, b)) for i in range(b)]
-
-
 def estimate(config: dict, mirror=None, sample: int = 8, seed: int = 0, log=print):
     """Every k-NN job of ``config`` with its naive and expected pruned cost."""
-    from ecgrepro import knn_variants as kv
-    from ecgrepro.dtw import band_cells, knn_search, window_nn
-    from ecgrepro.dtw.scatter import subset_rows
 
     knn = config["knn"]
-    size = int(knn.get("block_size", 10**9))
+    size = knn["block_size"]  # the validated config: schema defaults filled in
     kmax = max(knn["ks"])
-    sub = knn.get("sktime_subset") or {}
+    sub = knn["sktime_subset"]
     rng = np.random.default_rng(seed)
     rates = Rates(rng)
     jobs: list[Job] = []
@@ -221,7 +192,7 @@ def estimate(config: dict, mirror=None, sample: int = 8, seed: int = 0, log=prin
                 per_cells = cells.sum() / len(rows)
                 pair_cells = sum(band_cells(L, r) for r in found)
                 pair_s = rates.window_pair(L, found)
-                nb = _blocks(n_train, size)
+                nb = block_sizes(n_train, size)
                 for i, m in enumerate(nb):
                     jobs.append(
                         Job(
@@ -237,8 +208,8 @@ def estimate(config: dict, mirror=None, sample: int = 8, seed: int = 0, log=prin
                     )
                 radius = None
                 if per_s * n_train < 30:  # cheap: learn the real radius for the test pass
-                    rows_all = kv.learn_window(data.X_train, data.y_train, 1)
-                    radius = kv.select_window(rows_all)["radius"]
+                    rows_all = learn_window(data.X_train, data.y_train, 1)
+                    radius = select_window(rows_all)["radius"]
                     notes.append(
                         f"{name} learned: test pass at the learned radius {radius}"
                     )
@@ -248,7 +219,7 @@ def estimate(config: dict, mirror=None, sample: int = 8, seed: int = 0, log=prin
                     )
             n_rows = n_test
             subset = subset_rows(
-                var, n_test, n_train, L, sub.get("max_cells"), sub.get("rows")
+                var, n_test, n_train, L, sub["max_cells"], sub["rows"]
             )
             if subset is not None:
                 n_rows = len(subset)
@@ -272,7 +243,7 @@ def estimate(config: dict, mirror=None, sample: int = 8, seed: int = 0, log=prin
                 )
                 per_s = (time.perf_counter() - t0) / len(rows)
                 per_cells = cells.sum() / len(rows)
-            blocks = _blocks(n_rows, size)
+            blocks = block_sizes(n_rows, size)
             for i, m in enumerate(blocks):
                 naive_cells = m * n_train * per_pair
                 naive_s = naive_cells * naive_rate
@@ -354,3 +325,49 @@ def report(jobs: list[Job], notes: list[str], config_name: str, out=print) -> di
         "before_core_hours": before,
         "summary": summary,
     }
+
+
+def main(argv=None) -> int:
+    """``python -m ecgrepro.cost knn [--configfile ...]``: print every job's cost."""
+    from ecgrepro.errors import EcgreproError
+    from ecgrepro.tooling.config import load_config
+
+    parser = argparse.ArgumentParser(
+        prog="python -m ecgrepro.cost knn",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--configfile",
+        nargs="*",
+        default=[],
+        help="config files overlaid on config/config.yaml, as Snakemake does",
+    )
+    parser.add_argument(
+        "--config", nargs="*", default=[], help="KEY=VALUE overrides, as for snakemake"
+    )
+    parser.add_argument("--data-mirror", help="directory with ucr/<name>/*.tsv (real data)")
+    parser.add_argument(
+        "--sample",
+        type=int,
+        default=8,
+        help="rows per job kind run through the pruned search to measure it",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="seed of the random walks")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(message)s",
+    )
+    log = logging.getLogger("ecgrepro")
+    try:
+        config = load_config(args.configfile, args.config)
+        jobs, notes = estimate(
+            config, args.data_mirror, args.sample, args.seed, log=lambda m: log.info("%s", m)
+        )
+    except EcgreproError as exc:
+        log.error("%s", exc)
+        return 1
+    report(jobs, notes, " + ".join(args.configfile) or "config/config.yaml")
+    return 0

@@ -5,12 +5,12 @@ A (dataset, variant) run is cut into ``n_blocks`` blocks of consecutive test row
 Every row's result depends on that row alone (the searches treat rows independently,
 and every distance is computed by the same sequential code), so joining the blocks in
 row order gives the same arrays, predictions and accuracies whatever the number of
-blocks; the gather writes the same run directory as :func:`ecgrepro.knn.run_knn`.
+blocks; the gather writes the same run directory as :func:`ecgrepro.knn.jobs.run.run_knn`.
 
 Block files carry their own identity (variant, block, n_blocks, rows, ks, radius) and
 the gather checks it: a block from another configuration is an error, never mixed in.
 
-Command line: ``python -m ecgrepro.dtw {window-block,window-gather,block,gather}``.
+Command line: ``python -m ecgrepro.knn {window-block,window-gather,block,gather}``.
 """
 
 from __future__ import annotations
@@ -22,30 +22,16 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgrepro.data.ucr import load_prepared
 from ecgrepro.errors import EcgreproError
-
-
-def block_rows(n: int, block: int, n_blocks: int) -> np.ndarray:
-    """Positions ``[block * n // n_blocks, (block + 1) * n // n_blocks)``: an even split."""
-    if n_blocks < 1 or not 0 <= block < n_blocks:
-        raise EcgreproError(f"block {block} of {n_blocks}: need 0 <= block < n_blocks.")
-    return np.arange(block * n // n_blocks, (block + 1) * n // n_blocks, dtype=np.int64)
-
-
-def subset_rows(
-    variant, n_test: int, n_train: int, length: int, max_cells=None, n_rows=None
-):
-    """Test rows of a cross-check subset, or None for all rows.
-
-    Only ``sktime-dtw`` (the second library's full matrix, a cross-check of aeon's)
-    is ever cut: when ``n_test * n_train * length**2`` exceeds ``max_cells``, it runs
-    on ``n_rows`` evenly spaced test rows (the first and the last included).
-    """
-    if variant.library != "sktime" or not max_cells or not n_rows:
-        return None
-    if n_test * n_train * length**2 <= max_cells or n_rows >= n_test:
-        return None
-    return np.unique(np.round(np.linspace(0, n_test - 1, n_rows)).astype(np.int64))
+from ecgrepro.knn.core import variants as kv
+from ecgrepro.knn.core.search import band_cells, window_nn
+from ecgrepro.knn.core.vote import check_ks
+from ecgrepro.knn.core.window import select_window, window_rows
+from ecgrepro.knn.jobs.blocks import block_rows, subset_rows
+from ecgrepro.knn.jobs.run import check_dataset, find_neighbours, finish
+from ecgrepro.knn.jobs.write import write_run
+from ecgrepro.provenance import write_json
 
 
 def _save_npz(path, **arrays) -> None:
@@ -63,9 +49,6 @@ def _save_npz(path, **arrays) -> None:
 
 
 def _load(ds_path):
-    from ecgrepro.data.ucr import load_prepared
-    from ecgrepro.knn import check_dataset
-
     ds = load_prepared(ds_path)
     check_dataset(ds)
     return ds
@@ -76,9 +59,6 @@ def _load(ds_path):
 
 def window_block(prepared_npz, block: int, n_blocks: int, threads: int, out) -> dict:
     """LOO nearest neighbour at every radius for one block of training rows."""
-    from ecgrepro import knn_variants as kv
-    from ecgrepro.dtw import band_cells, window_nn
-
     ds = _load(prepared_npz)
     n, length = len(ds.y_train), ds.length
     if n < 2:
@@ -131,8 +111,6 @@ def _blocks(paths, kind: str) -> list[dict]:
 
 def window_gather(prepared_npz, block_paths, out) -> dict:
     """Join window-search blocks into the LOO table and the selected window (JSON)."""
-    from ecgrepro import knn_variants as kv
-
     ds = _load(prepared_npz)
     blocks = _blocks(block_paths, "window")
     rows = np.concatenate([b["rows"] for b in blocks])
@@ -144,18 +122,16 @@ def window_gather(prepared_npz, block_paths, out) -> dict:
     nn = np.concatenate([b["nn"] for b in blocks])
     y = ds.y_train
     by_radius = {int(r): int(np.sum(y[nn[:, c]] == y)) for c, r in enumerate(radii)}
-    table = kv.window_rows(kv.LEARN_PERCENTS, ds.length, by_radius, len(y))
+    table = window_rows(kv.LEARN_PERCENTS, ds.length, by_radius, len(y))
     result = {
         "dataset": ds.name,
         "rows": table,
-        "selected": kv.select_window(table),
+        "selected": select_window(table),
         "dtw_cells": int(sum(int(b["cells"].sum()) for b in blocks)),
         "dtw_cells_naive": float(sum(float(b["cells_naive"]) for b in blocks)),
         "seconds": float(sum(float(b["seconds"]) for b in blocks)),
         "blocks": len(blocks),
     }
-    from ecgrepro.provenance import write_json
-
     write_json(out, result)
     return result
 
@@ -176,9 +152,6 @@ def knn_block(
     subset_n_rows=None,
 ) -> dict:
     """One block of test rows: their k nearest (pruned path) or their matrix rows."""
-    from ecgrepro import knn_variants as kv
-    from ecgrepro.knn import check_ks, find_neighbours
-
     var = kv.parse_variant(variant)
     ds = _load(prepared_npz)
     ks = check_ks(ks, len(ds.y_train), ds.name)
@@ -223,8 +196,6 @@ def knn_block(
 
 
 def _radius(var, ds, window_json):
-    from ecgrepro import knn_variants as kv
-
     if var.window != "learned":
         return kv.variant_radius(var, ds.length)
     if window_json is None:
@@ -243,12 +214,9 @@ def knn_gather(
 ) -> dict:
     """Join the blocks of one (dataset, variant) and write its run directory.
 
-    The run directory is the one :func:`ecgrepro.knn.run_knn` writes; ``timings``
+    The run directory is the one :func:`ecgrepro.knn.jobs.run.run_knn` writes; ``timings``
     hold the blocks' summed seconds (core time, however many ran side by side).
     """
-    from ecgrepro import knn_variants as kv
-    from ecgrepro.knn import check_ks, finish, write_run
-
     var = kv.parse_variant(variant)
     ds = _load(prepared_npz)
     ks = check_ks(ks, len(ds.y_train), ds.name)

@@ -10,7 +10,8 @@ from __future__ import annotations
 import numba
 import numpy as np
 
-from ecgrepro.dtw.kernels import dtw_pruned, envelope, keogh_terms, slack, suffix_sums
+from ecgrepro.knn.core.kernels import dtw_pruned, envelope, keogh_terms, slack, suffix_sums
+from ecgrepro.knn.core.threads import numba_threads
 
 INF = np.inf
 
@@ -277,7 +278,6 @@ def knn_search(
         DTW cells computed per query (the full matrix would need
         ``len(T) * band_cells(L, radius)``).
     """
-    from ecgrepro.knn_variants import numba_threads
 
     Q, T = _as_rows(Q), _as_rows(T)
     if Q.shape[1] != T.shape[1]:
@@ -319,7 +319,6 @@ def window_nn(X, rows, radii, threads: int = 1):
     cells : int64 array (len(rows),)
         DTW cells computed per row.
     """
-    from ecgrepro.knn_variants import numba_threads
 
     X = _as_rows(X)
     n = X.shape[1]
