@@ -201,14 +201,19 @@ def carve_validation(ds: UCRDataset, protocol, *, seed: int = 0, train_records=N
                 "validation_fraction for datasets without records."
             )
         records = np.asarray(train_records, dtype=str)
-        absent = sorted(set(protocol.validation_records) - set(records))
-        if absent:
+        held = [r for r in protocol.validation_records if r in set(records)]
+        if not held:
             raise DataError(
-                f"{ds.name}/{protocol.name}: validation_records {absent} have no training "
-                f"segments (training records: {sorted(set(records))}). List training "
-                "records only (for dechazal2004: DS1)."
+                f"{ds.name}/{protocol.name}: none of validation_records "
+                f"{list(protocol.validation_records)} has training segments (training "
+                f"records: {sorted(set(records))}). List training records (for "
+                "dechazal2004: DS1 records) that the configured mitdb_records include."
             )
-        is_val = np.isin(records, protocol.validation_records)
+        absent = sorted(set(protocol.validation_records) - set(held))
+        if absent:  # a record subset (mitdb_records) may lack some; say so, go on
+            log.warning("%s/%s: validation records %s have no training segments; holding "
+                        "out %s", ds.name, protocol.name, absent, held)
+        is_val = np.isin(records, held)
         fit, val = np.flatnonzero(~is_val), np.flatnonzero(is_val)
         missing = sorted(set(ds.y_train[fit]) - set(ds.y_train[val]))
         if missing:
@@ -224,7 +229,10 @@ def carve_validation(ds: UCRDataset, protocol, *, seed: int = 0, train_records=N
         raise DataError(f"{ds.name}/{protocol.name}: the validation part takes every "
                         f"training case ({n}); nothing is left to train on.")
     counts = np.bincount(ds.y_train[val], minlength=len(ds.classes))
-    text = (f"{protocol.validation_text}: {len(val)} of {n} training cases (by class "
+    how = protocol.validation_text
+    if protocol.validation_records:
+        how = replace(protocol, validation_records=tuple(held)).validation_text
+    text = (f"{how}: {len(val)} of {n} training cases (by class "
             + ", ".join(f"{c} {k}" for c, k in zip(np.asarray(ds.classes, str), counts))
             + (f"; seed {seed})" if not protocol.validation_records else ")"))
     return SplitDataset(X_train=ds.X_train[fit], y_train=ds.y_train[fit],
