@@ -422,3 +422,31 @@ def test_torch_and_keras_train_identically_from_the_same_weights(tiny):
     np.testing.assert_allclose(rk.history["loss"], rt.history["loss"], atol=1e-5)
     pk, pt = (r.predictions.filter(like="proba_").to_numpy() for r in (rk, rt))
     assert np.abs(pk - pt).max() <= 1e-4
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_early_stopping_restores_the_best_weights(framework, tiny, arch):
+    """A validation part whose labels contradict training: its loss soon rises, the run
+    stops after `patience` epochs without improvement and ends on the best epoch's
+    weights, by the same rule in both frameworks."""
+    from dataclasses import replace
+
+    fit = _fit_module(framework)
+    protocol = get_protocol("oh2018", epochs=30, early_stopping_patience=2, batch_size=5,
+                            learning_rate=1e-2)
+    data = carve_validation(tiny, protocol, seed=0)
+    flipped = replace(data, y_val=1 - data.y_val)
+    protocol, inputs, seeds = prepare_run(flipped, arch, protocol, 0)
+    adapter, _ = fit.make_adapter(arch, protocol, inputs.loss, seeds["framework_seed"], "cpu")
+    result = run_protocol(adapter, inputs, protocol, dataset=flipped, arch=arch, seeds=seeds,
+                          determinism={}, **QUIET)
+    h, es = result.history, result.metrics["early_stopping"]
+    assert es["stopped_early"] and len(h) == es["stopped_epoch"] < 30
+    assert es["stopped_epoch"] == es["best_epoch"] + 2
+    assert es["best_epoch"] == int(h["epoch"][h["val_loss"].idxmin()])
+    # The adapter ends on the best epoch's weights: its validation loss is that epoch's.
+    from ecgrepro.training.common import numpy_loss
+
+    again = numpy_loss(inputs.loss, adapter.predict_proba(inputs.X_val), inputs.y_val)
+    assert again == pytest.approx(h["val_loss"].min(), abs=1e-6)
+    assert again < h["val_loss"].iloc[-1]
