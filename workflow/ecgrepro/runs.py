@@ -154,6 +154,10 @@ def train_run(
         raise EcgreproError(f"{exc} History so far: {failed / 'history.csv'}.") from exc
 
     result.metrics.update(model=model_name, split=split, fold_seed=fold_seed)
+    # integrator: record convergence.assess(...) here, once ecgrepro.convergence (branch
+    # verdicts) is merged: result.metrics["convergence"] = convergence.assess(
+    # result.history, criterion) with criterion = config "convergence" (pass it to
+    # train_run, e.g. a --convergence-json argument of `ecgrepro.cli train`).
     tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -282,8 +282,6 @@ def run_protocol(
         "first_epoch_seconds": float(train_s[0]),
         "eval_seconds_per_epoch": float(history["eval_seconds"].mean()),
         **{f"n_params{s}": v for s, v in _suffixed(adapter.param_counts()).items()},
-        # integrator: record convergence.assess(history, config["convergence"]) here,
-        # as metrics["convergence"], once ecgrepro.convergence (verdicts) is merged.
         "loss": inputs.loss,
         "class_weights": None if inputs.class_weights is None else inputs.class_weights.tolist(),
         "n_train": int(n),
