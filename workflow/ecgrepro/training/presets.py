@@ -180,7 +180,10 @@ class Protocol:
         return f"{self.source} {describe_settings(self)}".strip()
 
     def to_dict(self) -> dict:
-        return dict(asdict(self), description=self.description)
+        """Every setting, ``source`` folded into ``description`` (which begins with it)."""
+        fields = asdict(self)
+        del fields["source"]
+        return dict(fields, description=self.description)
 
 
 _RULE_TEXT = {
