@@ -155,14 +155,15 @@ def test_early_stopping_matches_keras_callback():
     from types import SimpleNamespace
 
     rng = np.random.default_rng(5)
-    for patience, delta in [(3, 0.0), (5, 0.0), (4, 0.01)]:
+    for patience, delta, start in [(3, 0.0, 0), (5, 0.0, 0), (4, 0.01, 0), (3, 0.0, 8)]:
         losses = np.r_[np.linspace(1, 0.5, 6), 0.5 + 0.02 * rng.normal(size=40)]
         callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
-                                                 min_delta=delta, restore_best_weights=True)
+                                                 min_delta=delta, restore_best_weights=True,
+                                                 start_from_epoch=start)
         callback.set_model(SimpleNamespace(stop_training=False, get_weights=lambda: [],
                                            set_weights=lambda w: None))
         callback.on_train_begin()
-        ours, stopped_ours = EarlyStopping(patience, delta), None
+        ours, stopped_ours = EarlyStopping(patience, delta, start), None
         for epoch, loss in enumerate(losses):  # Keras counts epochs from 0
             callback.on_epoch_end(epoch, {"val_loss": float(loss)})
             if ours.step(epoch + 1, float(loss)) and stopped_ours is None:
@@ -170,7 +171,10 @@ def test_early_stopping_matches_keras_callback():
             if callback.model.stop_training:
                 break
         assert stopped_ours == callback.stopped_epoch + 1
-        assert ours.best_epoch == callback.best_epoch + 1
+        assert ours.best_epoch == callback.best_epoch + 1 > start
+        h = pd.DataFrame({"epoch": np.arange(1, stopped_ours + 1), "loss": 1.0,
+                          "val_loss": losses[:stopped_ours]})
+        assert select_epochs(h, delta, start)["best_val"] == ours.best_epoch
 
 
 def test_protocol_description_follows_the_settings():
@@ -288,11 +292,12 @@ def _expected_stop(val_losses, patience):
 
 
 def test_loop_stops_early_and_restores_the_best_validation_epoch(tiny, arch):
-    proto = get_protocol("oh2018", epochs=40, early_stopping_patience=3, batch_size=10)
+    kw = dict(epochs=40, early_stopping_patience=3, early_stopping_start_epoch=0,
+              batch_size=10)
+    proto = get_protocol("oh2018", **kw)
     data = carve_validation(tiny, proto, seed=0, test_records=[f"r{i % 3}" for i in range(12)])
     assert len(data.y_val) == 2 and len(data.y_train) == 18
-    result, adapter = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", epochs=40,
-                                early_stopping_patience=3, batch_size=10)
+    result, adapter = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **kw)
     h, m = result.history, result.metrics
     assert list(h.columns[-3:]) == ["val_loss", "val_accuracy", "stopped_early"]
     stop = _expected_stop(h["val_loss"].tolist(), 3)
@@ -313,6 +318,21 @@ def test_loop_stops_early_and_restores_the_best_validation_epoch(tiny, arch):
     assert best_preds["record"].tolist() == [f"r{i % 3}" for i in range(12)]
     assert list(best_preds.columns[:5]) == ["checkpoint", "case_id", "record", "y_true",
                                             "y_pred"]
+
+
+def test_warm_up_epochs_are_not_monitored(tiny, arch):
+    data = carve_validation(tiny, get_protocol("oh2018"), seed=0)
+    kw = dict(epochs=40, early_stopping_patience=2, early_stopping_start_epoch=6,
+              batch_size=10)
+    result, _ = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **kw)
+    h, es = result.history, result.metrics["early_stopping"]
+    assert es["best_epoch"] == int(h["epoch"][h["val_loss"].iloc[6:].idxmin()]) > 6
+    assert len(h) >= 8 and es["start_epoch"] == 6
+    # a run that ends inside its warm-up reports its last epoch
+    short, _ = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **dict(kw, epochs=4))
+    assert short.metrics["epoch_best_val"] == 4 and not short.metrics["early_stopping"][
+        "stopped_early"]
+    assert short.metrics["accuracy_best_val"] == short.metrics["accuracy_last"]
 
 
 def test_validation_without_early_stopping_and_without_a_part(tiny, arch):
@@ -433,7 +453,7 @@ def test_early_stopping_restores_the_best_weights(framework, tiny, arch):
 
     fit = _fit_module(framework)
     protocol = get_protocol("oh2018", epochs=30, early_stopping_patience=2, batch_size=5,
-                            learning_rate=1e-2)
+                            learning_rate=1e-2, early_stopping_start_epoch=0)
     data = carve_validation(tiny, protocol, seed=0)
     flipped = replace(data, y_val=1 - data.y_val)
     protocol, inputs, seeds = prepare_run(flipped, arch, protocol, 0)

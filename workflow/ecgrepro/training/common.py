@@ -241,16 +241,21 @@ class EarlyStopping:
     An epoch improves when ``val_loss < best - min_delta`` (absolute delta; NaN never
     improves). After ``patience`` epochs in a row without improvement training stops;
     the caller restores the weights of :attr:`best_epoch` (``restore_best_weights``),
-    which :class:`CheckpointTracker`'s ``best_val`` rule keeps by the same test.
+    which :class:`CheckpointTracker`'s ``best_val`` rule keeps by the same test. The
+    first ``start_epoch`` epochs are a warm-up that is not monitored at all (Keras's
+    ``start_from_epoch``): they can neither stop the run nor be its best epoch.
     """
 
-    def __init__(self, patience: int, min_delta: float = 0.0):
+    def __init__(self, patience: int, min_delta: float = 0.0, start_epoch: int = 0):
         self.patience, self.min_delta = int(patience), abs(min_delta)
+        self.start_epoch = int(start_epoch)
         self.best, self.best_epoch, self.wait = math.inf, None, 0
         self.stopped_epoch = None
 
     def step(self, epoch: int, val_loss: float) -> bool:
-        """Record one epoch's validation loss; True when training must stop now."""
+        """Record one epoch's (1-based) validation loss; True when training must stop now."""
+        if epoch <= self.start_epoch:
+            return False
         self.wait += 1
         if val_loss < self.best - self.min_delta:
             self.best, self.best_epoch, self.wait = val_loss, epoch, 0
@@ -267,14 +272,16 @@ class CheckpointTracker:
     ``min_train_loss``: strictly lower training loss than any earlier epoch;
     ``best_test``: strictly higher test accuracy (epochs without a test evaluation
     are skipped); ``best_val``: validation loss lower than the best so far by more
-    than ``val_min_delta`` (:class:`EarlyStopping`'s test, so the two agree). Ties
-    keep the earliest epoch. ``last`` is always the latest epoch.
+    than ``val_min_delta``, from epoch ``val_start_epoch + 1`` on (:class:`EarlyStopping`'s
+    test, so the two agree). Ties keep the earliest epoch. ``last`` is always the
+    latest epoch.
     """
 
-    def __init__(self, val_min_delta: float = 0.0):
+    def __init__(self, val_min_delta: float = 0.0, val_start_epoch: int = 0):
         self.best_loss = math.inf
         self.best_test = -math.inf
         self.best_val, self.val_min_delta = math.inf, abs(val_min_delta)
+        self.val_start_epoch = int(val_start_epoch)
         self.epochs = {"last": None, "min_train_loss": None, "best_test": None,
                        "best_val": None}
 
@@ -292,16 +299,18 @@ class CheckpointTracker:
                 self.best_test = test_accuracy
                 self.epochs["best_test"] = epoch
                 moved.append("best_test")
-        if val_loss is not None and val_loss < self.best_val - self.val_min_delta:
+        if (val_loss is not None and epoch > self.val_start_epoch
+                and val_loss < self.best_val - self.val_min_delta):
             self.best_val = val_loss
             self.epochs["best_val"] = epoch
             moved.append("best_val")
         return moved
 
 
-def select_epochs(history: pd.DataFrame, val_min_delta: float = 0.0) -> dict[str, int | None]:
+def select_epochs(history: pd.DataFrame, val_min_delta: float = 0.0,
+                  val_start_epoch: int = 0) -> dict[str, int | None]:
     """Epoch chosen by each rule in ``RULES`` for a finished history."""
-    tracker = CheckpointTracker(val_min_delta)
+    tracker = CheckpointTracker(val_min_delta, val_start_epoch)
     test = history["test_accuracy"] if "test_accuracy" in history else None
     val = history["val_loss"] if "val_loss" in history else None
     for i, row in enumerate(history.itertuples(index=False)):

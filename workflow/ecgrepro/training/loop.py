@@ -138,7 +138,8 @@ def run_protocol(
     )
     validating = inputs.X_val is not None
     stopper = (
-        EarlyStopping(protocol.early_stopping_patience, protocol.early_stopping_min_delta)
+        EarlyStopping(protocol.early_stopping_patience, protocol.early_stopping_min_delta,
+                      protocol.early_stopping_start_epoch)
         if protocol.early_stopping_patience is not None
         else None
     )
@@ -150,7 +151,9 @@ def run_protocol(
     columns = HISTORY_COLUMNS + (VALIDATION_COLUMNS if validating else []) + (
         [STOP_COLUMN] if stopper is not None else []
     )
-    tracker, snapshots, rows = CheckpointTracker(protocol.early_stopping_min_delta), {}, []
+    tracker = CheckpointTracker(protocol.early_stopping_min_delta,
+                                protocol.early_stopping_start_epoch)
+    snapshots, rows = {}, []
     progress = Progress(protocol.epochs, label, log, progress_seconds, progress_epochs)
     lr = float(np.float32(protocol.learning_rate))  # Keras keeps the rate in float32
     adapter.set_lr(lr)
@@ -229,13 +232,17 @@ def run_protocol(
             row[STOP_COLUMN] = True
             log(
                 f"{label}: stopped early at epoch {epoch} of at most {protocol.epochs}: "
-                f"no lower validation loss for {protocol.early_stopping_patience} epochs; "
+                f"no lower validation loss for {protocol.early_stopping_patience} epoch(s); "
                 f"best epoch {stopper.best_epoch} (val_loss {stopper.best:.5g}) restored"
             )
             break
     fit_seconds = time.perf_counter() - fit_start
 
     snapshots["last"] = adapter.get_state()
+    if validating and tracker.epochs["best_val"] is None:
+        # The run ended inside the unmonitored warm-up (epochs <= start epoch): as
+        # Keras, which then restores nothing, the best_val checkpoint is the last epoch.
+        tracker.epochs["best_val"], snapshots["best_val"] = epoch, snapshots["last"]
     history = pd.DataFrame(rows, columns=columns)
     predictions, accuracy_by_rule, predict_seconds = [], {}, math.nan
     for rule in RULES:
@@ -305,6 +312,7 @@ def _early_stopping_facts(protocol, stopper, tracker, inputs, last_epoch) -> dic
         "monitor": "val_loss",
         "patience": int(protocol.early_stopping_patience),
         "min_delta": float(protocol.early_stopping_min_delta),
+        "start_epoch": int(protocol.early_stopping_start_epoch),
         "max_epochs": int(protocol.epochs),
         "best_epoch": tracker.epochs["best_val"],
         "best_val_loss": None if stopper.best_epoch is None else float(stopper.best),

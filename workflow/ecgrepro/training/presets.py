@@ -78,6 +78,10 @@ class Protocol:
         stopping. Needs a validation part.
     early_stopping_min_delta : float
         Absolute improvement the validation loss must make to count.
+    early_stopping_start_epoch : int
+        Warm-up epochs not monitored at all (Keras ``start_from_epoch``): the run lasts
+        at least ``start + patience`` epochs (unless ``epochs`` is smaller) and its best
+        epoch is a later one. Guards against a stop on an early loss plateau.
     validation_fraction : float or None
         Carve a validation part of this share out of the training data, stratified by
         class and seeded by the split, so the same for every run seed
@@ -109,6 +113,7 @@ class Protocol:
     shuffle: bool = True
     early_stopping_patience: int | None = None
     early_stopping_min_delta: float = 0.0
+    early_stopping_start_epoch: int = 0
     validation_fraction: float | None = None
     validation_records: tuple[str, ...] | None = None
     source: str = ""
@@ -136,10 +141,11 @@ class Protocol:
                 self, "validation_records", tuple(str(r) for r in self.validation_records)
             )
         if self.early_stopping_patience is not None:
-            if self.early_stopping_patience < 1:
+            if self.early_stopping_patience < 1 or self.early_stopping_start_epoch < 0:
                 raise ValueError(
-                    f"early_stopping_patience must be >= 1 or None, got "
-                    f"{self.early_stopping_patience}"
+                    f"early_stopping_patience must be >= 1 or None and "
+                    f"early_stopping_start_epoch >= 0, got {self.early_stopping_patience} "
+                    f"and {self.early_stopping_start_epoch}"
                 )
             if not self.has_validation:
                 raise ValueError(
@@ -194,6 +200,10 @@ _RULE_TEXT = {
 }
 
 
+def _n(k: int, noun: str) -> str:
+    return f"{k} {noun}" + ("" if k == 1 else "s")
+
+
 def describe_settings(p: Protocol) -> str:
     """The settings of a protocol as sentences, for run records and the paper."""
     loss = p.loss.replace("_", " ")
@@ -213,10 +223,15 @@ def describe_settings(p: Protocol) -> str:
         delta = (
             f", min_delta {p.early_stopping_min_delta:g}" if p.early_stopping_min_delta else ""
         )
+        warm = (
+            f" after a warm-up of {_n(p.early_stopping_start_epoch, 'epoch')} that is not "
+            "monitored" if p.early_stopping_start_epoch else ""
+        )
         parts.append(
             f"At most {p.epochs} epochs, stopped early when the validation loss has not "
-            f"improved for {p.early_stopping_patience} epochs{delta}; the weights of the "
-            f"lowest validation loss are restored. Validation: {p.validation_text}."
+            f"improved for {_n(p.early_stopping_patience, 'epoch')}{delta}{warm}; the "
+            "weights of the lowest validation loss are restored. Validation: "
+            f"{p.validation_text}."
         )
     else:
         parts.append(f"{p.epochs} epochs, no early stopping.")
@@ -282,6 +297,7 @@ PRESETS: dict[str, Protocol] = {
         test_every=0,
         z_normalise=False,
         early_stopping_patience=10,
+        early_stopping_start_epoch=10,
         validation_fraction=0.1,
         source=(
             "Oh et al. 2018 as far as published: stratified ten-fold cross-validation "
