@@ -21,7 +21,9 @@ from ecgrepro.training import (
     get_protocol,
     write_run_dir,
 )
+from ecgrepro.data.splits import SplitDataset, carve_validation
 from ecgrepro.training.common import (
+    EarlyStopping,
     PlateauSchedule,
     balanced_class_weights,
     derive_seeds,
@@ -116,9 +118,14 @@ def test_select_epochs_on_a_synthetic_history():
         "test_accuracy": [0.5, 0.8, np.nan, 0.9, 0.9, 0.95, 0.7],
     })
     # Ties keep the earliest epoch (Keras's strict comparison); NaN (no test) is skipped.
-    assert select_epochs(history) == {"last": 7, "min_train_loss": 5, "best_test": 6}
+    assert select_epochs(history) == {"last": 7, "min_train_loss": 5, "best_test": 6,
+                                      "best_val": None}
     history["test_accuracy"] = np.nan
     assert select_epochs(history)["best_test"] is None
+    history["val_loss"] = [0.9, 0.8, 0.8, 0.75, 0.7, 0.9, 0.71]
+    assert select_epochs(history)["best_val"] == 5
+    assert select_epochs(history, val_min_delta=0.06)["best_val"] == 5  # 0.7 < 0.8 - 0.06
+    assert select_epochs(history, val_min_delta=0.25)["best_val"] == 1
 
 
 def test_plateau_schedule_matches_keras_callback():
@@ -140,6 +147,65 @@ def test_plateau_schedule_matches_keras_callback():
         lr = ours.step(float(loss), lr)
         assert lr == float(keras.ops.convert_to_numpy(callback.model.optimizer.learning_rate))
     assert lr == float(np.float32(min_lr))  # the sequence reaches the floor
+
+
+def test_early_stopping_matches_keras_callback():
+    """Same stop epoch and best epoch as keras.callbacks.EarlyStopping on one sequence."""
+    keras = pytest.importorskip("keras")
+    from types import SimpleNamespace
+
+    rng = np.random.default_rng(5)
+    for patience, delta, start in [(3, 0.0, 0), (5, 0.0, 0), (4, 0.01, 0), (3, 0.0, 8)]:
+        losses = np.r_[np.linspace(1, 0.5, 6), 0.5 + 0.02 * rng.normal(size=40)]
+        callback = keras.callbacks.EarlyStopping(monitor="val_loss", patience=patience,
+                                                 min_delta=delta, restore_best_weights=True,
+                                                 start_from_epoch=start)
+        callback.set_model(SimpleNamespace(stop_training=False, get_weights=lambda: [],
+                                           set_weights=lambda w: None))
+        callback.on_train_begin()
+        ours, stopped_ours = EarlyStopping(patience, delta, start), None
+        for epoch, loss in enumerate(losses):  # Keras counts epochs from 0
+            callback.on_epoch_end(epoch, {"val_loss": float(loss)})
+            if ours.step(epoch + 1, float(loss)) and stopped_ours is None:
+                stopped_ours = epoch + 1
+            if callback.model.stop_training:
+                break
+        assert stopped_ours == callback.stopped_epoch + 1
+        assert ours.best_epoch == callback.best_epoch + 1 > start
+        h = pd.DataFrame({"epoch": np.arange(1, stopped_ours + 1), "loss": 1.0,
+                          "val_loss": losses[:stopped_ours]})
+        assert select_epochs(h, delta, start)["best_val"] == ours.best_epoch
+
+
+def test_protocol_description_follows_the_settings():
+    oh = get_protocol("oh2018", epochs=20, early_stopping_patience=4)
+    assert "At most 20 epochs" in oh.description and "for 4 epochs" in oh.description
+    assert "30" not in oh.description and oh.to_dict()["description"] == oh.description
+    plain = get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
+                         checkpoint="last")
+    assert "100 epochs, no early stopping" in plain.description
+    dc = get_protocol("dechazal2004", validation_records=[109, 124])
+    assert dc.validation_records == ("109", "124") and "109, 124" in dc.description
+    with pytest.raises(KeyError, match="derived from the settings"):
+        get_protocol("oh2018", description="30 epochs")
+    with pytest.raises(ValueError, match="needs a validation part"):
+        get_protocol("karim2018", early_stopping_patience=5)
+    with pytest.raises(ValueError, match="needs a validation part"):
+        get_protocol("karim2018", checkpoint="best_val")
+
+
+def test_config_schema_knows_every_protocol_field():
+    import dataclasses
+    from pathlib import Path
+
+    import yaml
+
+    from ecgrepro.training import Protocol
+
+    schema = yaml.safe_load((Path(__file__).parents[1] / "workflow/schemas/config.schema.yaml")
+                            .read_text())
+    fields = schema["properties"]["protocols"]["additionalProperties"]["properties"]
+    assert set(fields) == {f.name for f in dataclasses.fields(Protocol)} - {"name"}
 
 
 # --- the shared loop with a fake framework ------------------------------------------
@@ -181,8 +247,8 @@ class FakeAdapter:
         return {"total": 1, "trainable": 1, "non_trainable": 0}
 
 
-def _run_fake(tiny, arch, losses, **overrides):
-    protocol, inputs, seeds = prepare_run(tiny, arch, get_protocol("karim2018", **overrides), 0)
+def _run_fake(tiny, arch, losses, protocol="karim2018", **overrides):
+    protocol, inputs, seeds = prepare_run(tiny, arch, get_protocol(protocol, **overrides), 0)
     adapter = FakeAdapter(losses)
     result = run_protocol(adapter, inputs, protocol, dataset=tiny, arch=arch, seeds=seeds,
                           determinism={}, **QUIET)
@@ -212,6 +278,72 @@ def test_test_set_never_drives_the_schedule(tiny, arch):
     assert with_test.metrics["epoch_min_train_loss"] == without.metrics["epoch_min_train_loss"]
     assert without.metrics["accuracy_best_test"] is None
     assert without.history["test_accuracy"].isna().all()
+
+
+def _expected_stop(val_losses, patience):
+    best, wait = math.inf, 0
+    for epoch, v in enumerate(val_losses, 1):
+        wait += 1
+        if v < best:
+            best, wait = v, 0
+        elif wait >= patience:
+            return epoch
+    return None
+
+
+def test_loop_stops_early_and_restores_the_best_validation_epoch(tiny, arch):
+    kw = dict(epochs=40, early_stopping_patience=3, early_stopping_start_epoch=0,
+              batch_size=10)
+    proto = get_protocol("oh2018", **kw)
+    data = carve_validation(tiny, proto, seed=0, test_records=[f"r{i % 3}" for i in range(12)])
+    assert len(data.y_val) == 2 and len(data.y_train) == 18
+    result, adapter = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **kw)
+    h, m = result.history, result.metrics
+    assert list(h.columns[-3:]) == ["val_loss", "val_accuracy", "stopped_early"]
+    stop = _expected_stop(h["val_loss"].tolist(), 3)
+    assert stop is not None and len(h) == stop < 40  # the fake's val losses are random
+    assert h["stopped_early"].tolist() == [False] * (stop - 1) + [True]
+    best = int(h["epoch"][h["val_loss"].idxmin()])
+    es = m["early_stopping"]
+    assert es == dict(es, monitor="val_loss", patience=3, max_epochs=40, best_epoch=best,
+                      stopped_epoch=stop, stopped_early=True, restored="best_val", n_val=2)
+    assert es["validation"].startswith("10% of each training split")
+    assert m["checkpoint_rule"] == "best_val" and m["epoch_best_val"] == best
+    assert m["epochs"] == 40 and m["epochs_run"] == stop
+    assert adapter.steps == 2 * best  # restored: two batches per epoch
+    # the reported predictions come from the best epoch's weights
+    best_preds = result.predictions.query("checkpoint == 'best_val'")
+    assert m["accuracy"] == m["accuracy_best_val"] == pytest.approx(
+        np.mean(best_preds["y_true"] == best_preds["y_pred"]))
+    assert best_preds["record"].tolist() == [f"r{i % 3}" for i in range(12)]
+    assert list(best_preds.columns[:5]) == ["checkpoint", "case_id", "record", "y_true",
+                                            "y_pred"]
+
+
+def test_warm_up_epochs_are_not_monitored(tiny, arch):
+    data = carve_validation(tiny, get_protocol("oh2018"), seed=0)
+    kw = dict(epochs=40, early_stopping_patience=2, early_stopping_start_epoch=6,
+              batch_size=10)
+    result, _ = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **kw)
+    h, es = result.history, result.metrics["early_stopping"]
+    assert es["best_epoch"] == int(h["epoch"][h["val_loss"].iloc[6:].idxmin()]) > 6
+    assert len(h) >= 8 and es["start_epoch"] == 6
+    # a run that ends inside its warm-up reports its last epoch
+    short, _ = _run_fake(data, arch, [0.5] * 200, protocol="oh2018", **dict(kw, epochs=4))
+    assert short.metrics["epoch_best_val"] == 4 and not short.metrics["early_stopping"][
+        "stopped_early"]
+    assert short.metrics["accuracy_best_val"] == short.metrics["accuracy_last"]
+
+
+def test_validation_without_early_stopping_and_without_a_part(tiny, arch):
+    proto = get_protocol("oh2018", epochs=4, early_stopping_patience=None)
+    result, _ = _run_fake(carve_validation(tiny, proto, seed=0), arch, [0.5] * 20,
+                          protocol="oh2018", epochs=4, early_stopping_patience=None)
+    assert len(result.history) == 4 and result.metrics["early_stopping"] is None
+    assert "stopped_early" not in result.history and result.history["val_loss"].notna().all()
+    assert "record" not in result.predictions
+    with pytest.raises(EcgreproError, match="needs a validation part"):
+        _run_fake(tiny, arch, [0.5] * 20, protocol="oh2018", epochs=4)
 
 
 def test_nan_loss_stops_with_history(tiny, arch):
@@ -310,3 +442,31 @@ def test_torch_and_keras_train_identically_from_the_same_weights(tiny):
     np.testing.assert_allclose(rk.history["loss"], rt.history["loss"], atol=1e-5)
     pk, pt = (r.predictions.filter(like="proba_").to_numpy() for r in (rk, rt))
     assert np.abs(pk - pt).max() <= 1e-4
+
+
+@pytest.mark.parametrize("framework", FRAMEWORKS)
+def test_early_stopping_restores_the_best_weights(framework, tiny, arch):
+    """A validation part whose labels contradict training: its loss soon rises, the run
+    stops after `patience` epochs without improvement and ends on the best epoch's
+    weights, by the same rule in both frameworks."""
+    from dataclasses import replace
+
+    fit = _fit_module(framework)
+    protocol = get_protocol("oh2018", epochs=30, early_stopping_patience=2, batch_size=5,
+                            learning_rate=1e-2, early_stopping_start_epoch=0)
+    data = carve_validation(tiny, protocol, seed=0)
+    flipped = replace(data, y_val=1 - data.y_val)
+    protocol, inputs, seeds = prepare_run(flipped, arch, protocol, 0)
+    adapter, _ = fit.make_adapter(arch, protocol, inputs.loss, seeds["framework_seed"], "cpu")
+    result = run_protocol(adapter, inputs, protocol, dataset=flipped, arch=arch, seeds=seeds,
+                          determinism={}, **QUIET)
+    h, es = result.history, result.metrics["early_stopping"]
+    assert es["stopped_early"] and len(h) == es["stopped_epoch"] < 30
+    assert es["stopped_epoch"] == es["best_epoch"] + 2
+    assert es["best_epoch"] == int(h["epoch"][h["val_loss"].idxmin()])
+    # The adapter ends on the best epoch's weights: its validation loss is that epoch's.
+    from ecgrepro.training.common import numpy_loss
+
+    again = numpy_loss(inputs.loss, adapter.predict_proba(inputs.X_val), inputs.y_val)
+    assert again == pytest.approx(h["val_loss"].min(), abs=1e-6)
+    assert again < h["val_loss"].iloc[-1]

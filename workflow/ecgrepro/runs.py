@@ -25,30 +25,47 @@ FRAMEWORKS = ("torch", "keras")
 MITDB = "mitdb"
 
 
-def split_names(dataset: str, protocol: str, n_folds: int) -> list[str]:
-    """The evaluation splits of a (dataset, protocol): the test set, folds, or DS2."""
+def split_names(dataset: str, protocol: str, n_folds: int, resamples: int = 1) -> list[str]:
+    """The evaluation splits of a (dataset, protocol): the test set, folds, or DS2.
+
+    UCR: ``test`` (the archive split, resample 0), then ``resample1`` ..
+    ``resample<resamples-1>`` (stratified resamples, see ``data.splits.ucr_resample``).
+    """
     if dataset != MITDB:
-        return ["test"]
+        return ["test"] + [f"resample{i}" for i in range(1, resamples)]
     if protocol == "dechazal2004":
         return ["ds2"]
     return [f"fold{i}" for i in range(n_folds)]
 
 
 def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
-              fold_seed: int) -> UCRDataset:
-    """Train and test arrays of one split, as a :class:`UCRDataset`.
+              fold_seed: int, proto=None) -> UCRDataset:
+    """Train, validation and test arrays of one split, as a ``SplitDataset``.
 
-    UCR: the archive's train/test split. MIT-BIH: the segments of the training and
-    test part of fold ``split`` (``oh2018``: ``fold<i>`` of a stratified ``n_folds``-fold
-    split seeded by ``fold_seed``; ``dechazal2004``: ``ds2``), so every run of a
-    protocol sees the same folds whatever its training seed.
+    UCR: the archive's train/test split (``test``) or its stratified resample
+    ``resample<i>``. MIT-BIH: the segments of the training and test part of fold
+    ``split`` (``oh2018``: ``fold<i>`` of a stratified ``n_folds``-fold split seeded by
+    ``fold_seed``; ``dechazal2004``: ``ds2``), with the record of every test segment.
+    The validation part of ``proto`` (default: the preset ``protocol``) is carved from
+    the training part (``data.splits.carve_validation``, seeded by ``fold_seed``), so
+    every run of a split sees the same data whatever its training seed.
     """
+    from ecgrepro.data.splits import carve_validation, folds, resample_index, ucr_resample
+
+    if proto is None:
+        from ecgrepro.training.presets import get_protocol
+
+        proto = get_protocol(protocol)
     if dataset != MITDB:
-        if split != "test":
-            raise EcgreproError(f"{dataset}: UCR datasets have one split, 'test', not {split!r}")
-        return load_prepared(data_path)
+        i = resample_index(split)
+        if i is None:
+            raise EcgreproError(
+                f"{dataset}: UCR splits are 'test' (the archive split) or 'resample<i>' "
+                f"(i >= 1, stratified resamples), not {split!r}"
+            )
+        return carve_validation(ucr_resample(load_prepared(data_path), i), proto,
+                                seed=fold_seed)
     from ecgrepro.data.segments import load_segments
-    from ecgrepro.data.splits import folds
 
     segments = load_segments(data_path)
     pairs = folds(protocol, segments.table, n_folds=n_folds, seed=fold_seed)
@@ -57,7 +74,7 @@ def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
         raise EcgreproError(f"{dataset}/{protocol}: no split {split!r}; splits are {names}")
     train, test = pairs[names.index(split)]
     y = segments.y.astype(np.int64)
-    return UCRDataset(
+    ds = UCRDataset(
         name=MITDB,
         X_train=segments.X[train].astype(np.float64),
         y_train=y[train],
@@ -65,6 +82,9 @@ def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
         y_test=y[test],
         classes=np.asarray(segments.classes, dtype=str),
     )
+    records = segments.table["record"].astype(str).to_numpy()
+    return carve_validation(ds, proto, seed=fold_seed, train_records=records[train],
+                            test_records=records[test])
 
 
 def build_arch(model: dict, ds: UCRDataset, name: str = "model"):
@@ -113,9 +133,9 @@ def train_run(
     from ecgrepro.training import TrainingDivergedError, get_protocol, write_run_dir
     from ecgrepro.training.results import write_history
 
-    ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed)
-    arch = build_arch(model, ds, model_name)
     proto = get_protocol(protocol, **protocol_overrides)
+    ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed, proto=proto)
+    arch = build_arch(model, ds, model_name)
     fit_evaluate = _fit_evaluate(framework)
     outdir = Path(outdir)
     try:
@@ -126,6 +146,10 @@ def train_run(
         raise EcgreproError(f"{exc} History so far: {failed / 'history.csv'}.") from exc
 
     result.metrics.update(model=model_name, split=split, fold_seed=fold_seed)
+    # integrator: record convergence.assess(...) here, once ecgrepro.convergence (branch
+    # verdicts) is merged: result.metrics["convergence"] = convergence.assess(
+    # result.history, criterion) with criterion = config "convergence" (pass it to
+    # train_run, e.g. a --convergence-json argument of `ecgrepro.cli train`).
     tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
     shutil.rmtree(tmp, ignore_errors=True)
     try:

@@ -55,7 +55,7 @@ wildcard_constraints:
     model=r"[a-z][a-z0-9_]*",
     framework="torch|keras",
     protocol=r"[a-z0-9]+",
-    fold=r"test|ds2|fold\d+",
+    fold=r"test|ds2|fold\d+|resample\d+",
     seed=r"\d+",
 
 
@@ -168,10 +168,10 @@ def experiment_datasets(exp):
 check_experiments()
 
 
-def eval_splits(dataset, protocol):
-    """Test set of a UCR dataset, oh2018's folds or dechazal2004's DS2."""
+def eval_splits(dataset, protocol, resamples=1):
+    """Test set (resample 0) and resample<i> of a UCR dataset, oh2018's folds or DS2."""
     if dataset != "mitdb":
-        return ["test"]
+        return ["test"] + [f"resample{i}" for i in range(1, resamples)]
     if protocol == "dechazal2004":
         return ["ds2"]
     return [f"fold{i}" for i in range(config["training"]["n_folds"])]
@@ -187,7 +187,7 @@ def train_outputs():
             exp["protocols"],
             range(exp["seeds"]),
         ):
-            for fold in eval_splits(dataset, protocol):
+            for fold in eval_splits(dataset, protocol, exp["resamples"]):
                 run = dict(dataset=dataset, model=model, framework=framework)
                 run.update(protocol=protocol, fold=fold, seed=seed)
                 out.append(RUN_METRICS.format(**run))

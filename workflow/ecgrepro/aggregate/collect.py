@@ -34,8 +34,9 @@ __all__ = ["Collected", "RunId", "collect", "parse_run_dir", "CHECKPOINT_ORDER"]
 MITDB = "mitdb"  # per-class columns in runs.csv for this dataset (Oh et al.'s 5 classes)
 TRAIN_FILES = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
 KNN_FILES = ("accuracy.csv", "confusion.csv", "metrics.json", "provenance.json")
-#: Checkpoint rules in reading order (last epoch, lowest training loss, best test epoch).
-CHECKPOINT_ORDER = {"last": 0, "min_train_loss": 1, "best_test": 2}
+#: Checkpoint rules in reading order (last epoch, lowest training loss, best test epoch,
+#: lowest validation loss).
+CHECKPOINT_ORDER = {"last": 0, "min_train_loss": 1, "best_test": 2, "best_val": 3}
 #: Columns that name a run (and, with ``checkpoint`` and ``k``, a row of runs.csv).
 ID_COLUMNS = ["kind", "dataset", "model", "framework", "protocol", "split", "seed"]
 

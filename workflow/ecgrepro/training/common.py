@@ -18,6 +18,7 @@ from ecgrepro.training.presets import RULES, Protocol, resolve_loss
 
 __all__ = [
     "CheckpointTracker",
+    "EarlyStopping",
     "Inputs",
     "PlateauSchedule",
     "Progress",
@@ -91,7 +92,9 @@ class Inputs:
 
     ``X_*`` are float32 of shape ``(n, 1, T)`` (one channel, Karim's layout);
     ``Y_train`` one-hot float32; ``w_train`` per-sample loss weights (ones without
-    class weights).
+    class weights). ``X_val``/``y_val``: the validation part carved from the training
+    data (None without one); ``validation`` says how it was carved; ``test_records``
+    the record of every test case (MIT-BIH; None for UCR).
     """
 
     X_train: np.ndarray
@@ -103,20 +106,37 @@ class Inputs:
     n_classes: int
     class_weights: np.ndarray | None
     loss: str
+    X_val: np.ndarray | None = None
+    y_val: np.ndarray | None = None
+    validation: str = ""
+    test_records: np.ndarray | None = None
 
 
 def prepare_inputs(dataset, protocol: Protocol) -> Inputs:
     """Turn a :class:`~ecgrepro.data.ucr.UCRDataset` into :class:`Inputs`.
 
+    A validation part comes from the dataset (``X_val``/``y_val`` of a
+    :class:`~ecgrepro.data.splits.SplitDataset`), never from here: where it is carved
+    depends on the data (records, folds), so :func:`ecgrepro.runs.load_task` does it.
+
     Raises
     ------
     EcgreproError
         When a series holds NaN or infinite values (e.g. NaN-padded unequal-length
-        series) or overflows float32, which would otherwise surface as a NaN loss.
+        series) or overflows float32, which would otherwise surface as a NaN loss; or
+        when the protocol needs a validation part and the dataset has none.
     """
     n_classes = len(dataset.classes)
+    has_val = getattr(dataset, "X_val", None) is not None
+    if protocol.has_validation and not has_val:
+        raise EcgreproError(
+            f"{dataset.name}: protocol {protocol.name} needs a validation part "
+            f"({protocol.validation_text}), and the dataset has none. Carve it with "
+            "ecgrepro.data.splits.carve_validation (runs.load_task does), or set "
+            "early_stopping_patience, validation_fraction and validation_records to null."
+        )
     arrays = {}
-    for split in ("train", "test"):
+    for split in ("train", "val", "test") if has_val else ("train", "test"):
         X = np.asarray(getattr(dataset, f"X_{split}"), dtype=np.float64)
         if protocol.z_normalise:
             X = z_normalise(X)
@@ -147,6 +167,10 @@ def prepare_inputs(dataset, protocol: Protocol) -> Inputs:
         n_classes=n_classes,
         class_weights=weights,
         loss=resolve_loss(protocol.loss, n_classes),
+        X_val=arrays.get("val"),
+        y_val=np.asarray(dataset.y_val, dtype=np.int64) if has_val else None,
+        validation=getattr(dataset, "validation", "") if has_val else "",
+        test_records=getattr(dataset, "test_records", None),
     )
 
 
@@ -196,20 +220,58 @@ class PlateauSchedule:
         return lr
 
 
+class EarlyStopping:
+    """Keras ``EarlyStopping(monitor="val_loss", mode="min")`` semantics, framework-free.
+
+    An epoch improves when ``val_loss < best - min_delta`` (absolute delta; NaN never
+    improves). After ``patience`` epochs in a row without improvement training stops;
+    the caller restores the weights of :attr:`best_epoch` (``restore_best_weights``),
+    which :class:`CheckpointTracker`'s ``best_val`` rule keeps by the same test. The
+    first ``start_epoch`` epochs are a warm-up that is not monitored at all (Keras's
+    ``start_from_epoch``): they can neither stop the run nor be its best epoch.
+    """
+
+    def __init__(self, patience: int, min_delta: float = 0.0, start_epoch: int = 0):
+        self.patience, self.min_delta = int(patience), abs(min_delta)
+        self.start_epoch = int(start_epoch)
+        self.best, self.best_epoch, self.wait = math.inf, None, 0
+        self.stopped_epoch = None
+
+    def step(self, epoch: int, val_loss: float) -> bool:
+        """Record one epoch's (1-based) validation loss; True when training must stop now."""
+        if epoch <= self.start_epoch:
+            return False
+        self.wait += 1
+        if val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.wait = val_loss, epoch, 0
+            return False
+        if self.wait >= self.patience:
+            self.stopped_epoch = epoch
+            return True
+        return False
+
+
 class CheckpointTracker:
     """Which epoch each checkpoint rule keeps, with Keras ModelCheckpoint semantics.
 
     ``min_train_loss``: strictly lower training loss than any earlier epoch;
     ``best_test``: strictly higher test accuracy (epochs without a test evaluation
-    are skipped). Ties keep the earliest epoch. ``last`` is always the latest epoch.
+    are skipped); ``best_val``: validation loss lower than the best so far by more
+    than ``val_min_delta``, from epoch ``val_start_epoch + 1`` on (:class:`EarlyStopping`'s
+    test, so the two agree). Ties keep the earliest epoch. ``last`` is always the
+    latest epoch.
     """
 
-    def __init__(self):
+    def __init__(self, val_min_delta: float = 0.0, val_start_epoch: int = 0):
         self.best_loss = math.inf
         self.best_test = -math.inf
-        self.epochs = {"last": None, "min_train_loss": None, "best_test": None}
+        self.best_val, self.val_min_delta = math.inf, abs(val_min_delta)
+        self.val_start_epoch = int(val_start_epoch)
+        self.epochs = {"last": None, "min_train_loss": None, "best_test": None,
+                       "best_val": None}
 
-    def update(self, epoch: int, loss: float, test_accuracy: float | None = None) -> list[str]:
+    def update(self, epoch: int, loss: float, test_accuracy: float | None = None,
+               val_loss: float | None = None) -> list[str]:
         """Record one epoch; return the rules (besides ``last``) that moved to it."""
         moved = []
         self.epochs["last"] = epoch
@@ -222,15 +284,23 @@ class CheckpointTracker:
                 self.best_test = test_accuracy
                 self.epochs["best_test"] = epoch
                 moved.append("best_test")
+        if (val_loss is not None and epoch > self.val_start_epoch
+                and val_loss < self.best_val - self.val_min_delta):
+            self.best_val = val_loss
+            self.epochs["best_val"] = epoch
+            moved.append("best_val")
         return moved
 
 
-def select_epochs(history: pd.DataFrame) -> dict[str, int | None]:
+def select_epochs(history: pd.DataFrame, val_min_delta: float = 0.0,
+                  val_start_epoch: int = 0) -> dict[str, int | None]:
     """Epoch chosen by each rule in ``RULES`` for a finished history."""
-    tracker = CheckpointTracker()
+    tracker = CheckpointTracker(val_min_delta, val_start_epoch)
     test = history["test_accuracy"] if "test_accuracy" in history else None
+    val = history["val_loss"] if "val_loss" in history else None
     for i, row in enumerate(history.itertuples(index=False)):
-        tracker.update(int(row.epoch), float(row.loss), None if test is None else test.iloc[i])
+        tracker.update(int(row.epoch), float(row.loss), None if test is None else test.iloc[i],
+                       None if val is None else float(val.iloc[i]))
     return {rule: tracker.epochs[rule] for rule in RULES}
 
 
@@ -242,10 +312,12 @@ class Progress:
         self.every_seconds, self.every_epochs = every_seconds, every_epochs
         self.start = self.last = time.perf_counter()
 
-    def update(self, epoch: int, loss: float, lr: float, test_accuracy=None) -> None:
+    def update(self, epoch: int, loss: float, lr: float, test_accuracy=None,
+               final: bool = False, val_loss=None) -> None:
         now = time.perf_counter()
         due = (
-            epoch in (1, self.total)
+            final
+            or epoch in (1, self.total)
             or now - self.last >= self.every_seconds
             or (self.every_epochs and epoch % self.every_epochs == 0)
         )
@@ -253,10 +325,12 @@ class Progress:
             return
         self.last = now
         elapsed = now - self.start
-        eta = elapsed / epoch * (self.total - epoch)
+        eta = 0.0 if final else elapsed / epoch * (self.total - epoch)
         test = "" if test_accuracy is None or np.isnan(test_accuracy) else (
             f" test_acc {test_accuracy:.4f}"
         )
+        if val_loss is not None and not np.isnan(val_loss):
+            test = f" val_loss {val_loss:.5g}{test}"
         self.log(
             f"{self.label} epoch {epoch}/{self.total} loss {loss:.5g} lr {lr:.3g}{test} "
             f"elapsed {_hms(elapsed)} ETA {_hms(eta)}"

@@ -2,8 +2,9 @@
 
 A framework file supplies an *adapter*: a built, compiled network that can train on one
 batch, predict probabilities, save/restore its weights and set its learning rate. All
-else (batch order, learning-rate schedule, checkpoint rules, test evaluation, NaN
-detection, timing, progress logging, the returned :class:`RunResult`) happens here, once.
+else (batch order, learning-rate schedule, checkpoint rules, validation and early
+stopping, test evaluation, NaN detection, timing, progress logging, the returned
+:class:`RunResult`) happens here, once, so both frameworks stop by the same rule.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import pandas as pd
 from ecgrepro.errors import EcgreproError
 from ecgrepro.training.common import (
     CheckpointTracker,
+    EarlyStopping,
     Inputs,
     PlateauSchedule,
     Progress,
@@ -35,6 +37,11 @@ __all__ = ["Adapter", "HISTORY_COLUMNS", "prepare_run", "run_protocol"]
 HISTORY_COLUMNS = [
     "epoch", "loss", "accuracy", "lr", "test_loss", "test_accuracy", "seconds", "eval_seconds",
 ]
+#: Added where a validation part exists: its unweighted loss and accuracy (computed by
+#: ecgrepro from the probabilities, identically in both frameworks) and, under early
+#: stopping, whether the rule stopped the run at that epoch (True on that row only).
+VALIDATION_COLUMNS = ["val_loss", "val_accuracy"]
+STOP_COLUMN = "stopped_early"
 _LOG = logging.getLogger("ecgrepro.training")
 
 
@@ -103,6 +110,12 @@ def run_protocol(
     Progress lines (epoch, loss, lr, test accuracy, elapsed, ETA) go to ``log`` at the
     first and last epoch and every ``progress_seconds`` (or ``progress_epochs``).
 
+    With a validation part (``inputs.X_val``) its loss and accuracy are computed after
+    every epoch; under ``protocol.early_stopping_patience`` they stop training (Keras
+    ``EarlyStopping`` semantics, :class:`~ecgrepro.training.common.EarlyStopping`) and
+    the ``best_val`` checkpoint holds the restored best weights. ``epochs`` is then the
+    maximum.
+
     Raises
     ------
     TrainingDivergedError
@@ -123,14 +136,36 @@ def run_protocol(
         if protocol.plateau_factor
         else None
     )
-    tracker, snapshots, rows = CheckpointTracker(), {}, []
+    validating = inputs.X_val is not None
+    stopper = (
+        EarlyStopping(protocol.early_stopping_patience, protocol.early_stopping_min_delta,
+                      protocol.early_stopping_start_epoch)
+        if protocol.early_stopping_patience is not None
+        else None
+    )
+    if stopper is not None and not validating:
+        raise EcgreproError(
+            f"{dataset.name}: protocol {protocol.name} stops early on a validation part, "
+            "and the inputs have none (see ecgrepro.data.splits.carve_validation)."
+        )
+    columns = HISTORY_COLUMNS + (VALIDATION_COLUMNS if validating else []) + (
+        [STOP_COLUMN] if stopper is not None else []
+    )
+    tracker = CheckpointTracker(protocol.early_stopping_min_delta,
+                                protocol.early_stopping_start_epoch)
+    snapshots, rows = {}, []
     progress = Progress(protocol.epochs, label, log, progress_seconds, progress_epochs)
     lr = float(np.float32(protocol.learning_rate))  # Keras keeps the rate in float32
     adapter.set_lr(lr)
     n = len(inputs.y_train)
+    budget = (
+        f"at most {protocol.epochs} epochs (early stopping, patience "
+        f"{protocol.early_stopping_patience})" if stopper else f"{protocol.epochs} epochs"
+    )
+    val = f"{len(inputs.y_val)} validation / " if validating else ""
     log(
-        f"{label}: {n} train / {len(inputs.y_test)} test series, loss {inputs.loss}, "
-        f"{protocol.epochs} epochs on {adapter.device}, {adapter.param_counts()['total']:,} params"
+        f"{label}: {n} train / {val}{len(inputs.y_test)} test series, loss {inputs.loss}, "
+        f"{budget} on {adapter.device}, {adapter.param_counts()['total']:,} params"
     )
 
     fit_start = time.perf_counter()
@@ -157,9 +192,22 @@ def run_protocol(
             eval_seconds = time.perf_counter() - start
             test_acc = float(np.mean(proba.argmax(axis=1) == inputs.y_test))
             test_loss = numpy_loss(inputs.loss, proba, inputs.y_test)
-        rows.append(dict(zip(HISTORY_COLUMNS, (
+        row = dict(zip(HISTORY_COLUMNS, (
             epoch, loss, accuracy, lr, test_loss, test_acc, seconds, eval_seconds,
-        ))))
+        )))
+        val_loss = None
+        if validating:
+            val_loss = val_acc = math.nan
+            if math.isfinite(loss):
+                start = time.perf_counter()
+                proba = adapter.predict_proba(inputs.X_val)
+                row["eval_seconds"] += time.perf_counter() - start
+                val_acc = float(np.mean(proba.argmax(axis=1) == inputs.y_val))
+                val_loss = numpy_loss(inputs.loss, proba, inputs.y_val)
+            row.update(val_loss=val_loss, val_accuracy=val_acc)
+        if stopper is not None:
+            row[STOP_COLUMN] = False
+        rows.append(row)
         if not math.isfinite(loss):
             raise TrainingDivergedError(
                 f"{dataset.name}: the training loss became {loss} at epoch {epoch} of "
@@ -167,22 +215,35 @@ def run_protocol(
                 f"{protocol.name}, lr {lr:.3g}); the run stopped. The history up to this "
                 "epoch is attached to this error as .history. Check the inputs for "
                 "extreme values or lower the learning rate.",
-                history=pd.DataFrame(rows, columns=HISTORY_COLUMNS),
+                history=pd.DataFrame(rows, columns=columns),
                 epoch=epoch,
             )
-        # The test accuracy feeds only the best_test rule, never the schedule.
-        for rule in tracker.update(epoch, loss, test_acc if evaluate else None):
+        # The test accuracy feeds only the best_test rule, never the schedule or the stop.
+        for rule in tracker.update(epoch, loss, test_acc if evaluate else None, val_loss):
             snapshots[rule] = adapter.get_state()
         if schedule is not None:
             new_lr = schedule.step(loss, lr)
             if new_lr != lr:
                 adapter.set_lr(new_lr)
                 lr = new_lr
-        progress.update(epoch, loss, rows[-1]["lr"], test_acc)
+        stop = stopper is not None and stopper.step(epoch, val_loss)
+        progress.update(epoch, loss, rows[-1]["lr"], test_acc, final=stop, val_loss=val_loss)
+        if stop:
+            row[STOP_COLUMN] = True
+            log(
+                f"{label}: stopped early at epoch {epoch} of at most {protocol.epochs}: "
+                f"no lower validation loss for {protocol.early_stopping_patience} epoch(s); "
+                f"best epoch {stopper.best_epoch} (val_loss {stopper.best:.5g}) restored"
+            )
+            break
     fit_seconds = time.perf_counter() - fit_start
 
     snapshots["last"] = adapter.get_state()
-    history = pd.DataFrame(rows, columns=HISTORY_COLUMNS)
+    if validating and tracker.epochs["best_val"] is None:
+        # The run ended inside the unmonitored warm-up (epochs <= start epoch): as
+        # Keras, which then restores nothing, the best_val checkpoint is the last epoch.
+        tracker.epochs["best_val"], snapshots["best_val"] = epoch, snapshots["last"]
+    history = pd.DataFrame(rows, columns=columns)
     predictions, accuracy_by_rule, predict_seconds = [], {}, math.nan
     for rule in RULES:
         if tracker.epochs[rule] is None:
@@ -193,9 +254,12 @@ def run_protocol(
         proba = adapter.predict_proba(inputs.X_test)
         if rule == "last":
             predict_seconds = time.perf_counter() - start
-        predictions.append(_prediction_frame(rule, proba, inputs.y_test, dataset.classes))
+        predictions.append(
+            _prediction_frame(rule, proba, inputs.y_test, dataset.classes, inputs.test_records)
+        )
         accuracy_by_rule[rule] = float(np.mean(proba.argmax(axis=1) == inputs.y_test))
-    adapter.set_state(snapshots["last"])
+    # Leave the adapter as Keras's restore_best_weights would: at the best epoch.
+    adapter.set_state(snapshots["best_val" if stopper is not None else "last"])
 
     train_s = history["seconds"].to_numpy()
     steady = train_s[1:] if len(train_s) > 1 else train_s  # epoch 1 includes warm-up
@@ -214,6 +278,9 @@ def run_protocol(
         **{f"accuracy_{r}": accuracy_by_rule[r] for r in RULES},
         **{f"epoch_{r}": tracker.epochs[r] for r in RULES},
         "epochs": protocol.epochs,
+        "epochs_run": int(len(history)),
+        "early_stopping": _early_stopping_facts(protocol, stopper, tracker, inputs, epoch),
+        "n_val": int(len(inputs.y_val)) if validating else 0,
         "final_lr": lr,
         "min_train_loss": tracker.best_loss,
         "fit_seconds": fit_seconds,
@@ -237,11 +304,31 @@ def run_protocol(
     return RunResult(history, pd.concat(predictions, ignore_index=True), metrics, determinism)
 
 
+def _early_stopping_facts(protocol, stopper, tracker, inputs, last_epoch) -> dict | None:
+    """metrics.json's ``early_stopping`` record (None when the protocol has none)."""
+    if stopper is None:
+        return None
+    return {
+        "monitor": "val_loss",
+        "patience": int(protocol.early_stopping_patience),
+        "min_delta": float(protocol.early_stopping_min_delta),
+        "start_epoch": int(protocol.early_stopping_start_epoch),
+        "max_epochs": int(protocol.epochs),
+        "best_epoch": tracker.epochs["best_val"],
+        "best_val_loss": None if stopper.best_epoch is None else float(stopper.best),
+        "stopped_epoch": int(last_epoch),
+        "stopped_early": stopper.stopped_epoch is not None,
+        "restored": "best_val",
+        "validation": inputs.validation or protocol.validation_text,
+        "n_val": int(len(inputs.y_val)),
+    }
+
+
 def _suffixed(counts: dict[str, int]) -> dict[str, int]:
     return {"" if k == "total" else f"_{k}": int(v) for k, v in counts.items()}
 
 
-def _prediction_frame(rule, proba, y_true, classes) -> pd.DataFrame:
+def _prediction_frame(rule, proba, y_true, classes, records=None) -> pd.DataFrame:
     labels = np.asarray(classes).astype(str)
     frame = pd.DataFrame(
         {
@@ -251,6 +338,8 @@ def _prediction_frame(rule, proba, y_true, classes) -> pd.DataFrame:
             "y_pred": labels[proba.argmax(axis=1)],
         }
     )
+    if records is not None:  # MIT-BIH: per-record (AAMI EC57 style) metrics need it
+        frame.insert(2, "record", np.asarray(records).astype(str))
     for j, lab in enumerate(labels):
         frame[f"proba_{lab}"] = proba[:, j].astype(np.float64)
     return frame

@@ -24,13 +24,21 @@ class RunResult:
         seconds, eval_seconds``. ``loss``/``accuracy`` are Keras's training-mode
         figures (mean over the epoch's batches, weighted by batch size; the loss
         includes class weights); ``lr`` is the rate used during the epoch;
-        ``seconds`` is training time only, ``eval_seconds`` the test evaluation.
+        ``seconds`` is training time only, ``eval_seconds`` the test and validation
+        evaluation. With a validation part: ``val_loss, val_accuracy`` (unweighted);
+        under early stopping also ``stopped_early`` (True on the epoch the rule stopped
+        the run, False elsewhere). An early-stopped run has fewer rows than
+        ``metrics["epochs"]`` (the maximum).
     predictions : pandas.DataFrame
         Tidy, one row per (checkpoint rule, test case): ``checkpoint, case_id,
-        y_true, y_pred, proba_<label>...`` with the archive's labels.
+        [record,] y_true, y_pred, proba_<label>...`` with the archive's labels;
+        ``record`` (MIT-BIH) is the record of each test segment.
     metrics : dict
         JSON-ready: accuracies and epochs per rule, timings, parameter counts,
-        protocol, architecture, seeds.
+        protocol, architecture, seeds; ``epochs`` (maximum), ``epochs_run`` and
+        ``early_stopping`` (None, or monitor, patience, min_delta, max_epochs,
+        best_epoch, best_val_loss, stopped_epoch, stopped_early, restored, validation,
+        n_val).
     determinism : dict
         The seeding, determinism and threading settings actually in force.
     """
