@@ -105,9 +105,11 @@ rule aggregate:
         expected=expected_run_dirs(),
         claims=claims_json,
         protocols=protocols_json,
+        convergence=convergence_json,
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected}"
         " --benchmarks benchmarks --scan results/runs results/knn"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
+        " --convergence-json {params.convergence:q} --timing results/timing"
         " --tables $(dirname {output.runs}) --figures $(dirname {output.accuracy_png})"
         " > {log} 2>&1"

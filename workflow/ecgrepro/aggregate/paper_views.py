@@ -89,7 +89,9 @@ class Results:
 
     # -- numbers for the text --------------------------------------------------------
     def verdict_counts(self) -> dict:
-        counts = self.table("claims")["verdict"].value_counts()
+        # "not tested: not converged" etc. count as not tested
+        verdicts = self.table("claims")["verdict"].str.split(":").str[0]
+        counts = verdicts.value_counts()
         return {v: int(counts.get(v, 0)) for v in ("reproduced", "not reproduced",
                                                    "not tested")}
 
