@@ -37,6 +37,12 @@ rule aggregate:
             category="Tables",
             subcategory="MIT-BIH",
         ),
+        mitdb_aami=report(
+            "results/tables/mitdb_aami.csv",
+            caption="../report/mitdb_aami.rst",
+            category="Tables",
+            subcategory="MIT-BIH",
+        ),
         frameworks=report(
             "results/tables/frameworks.csv",
             caption="../report/frameworks.rst",
