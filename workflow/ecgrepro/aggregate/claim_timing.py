@@ -82,7 +82,7 @@ def rule_speedup(item, ctx) -> dict:
     lacking = [fw for fw in fws if fw not in found]
     tail = f"; no controlled timing for {', '.join(lacking)}" if lacking else ""
     return {**b, "verdict": verdict,
-            "reason": f"{head}; " + "; ".join(parts + acc) + tail}
+            "reason": partial(b, rows, f"{head}; " + "; ".join(parts + acc) + tail)}
 
 
 def rule_simpler(item, ctx) -> dict:

@@ -30,10 +30,16 @@ from ecgrepro.aggregate.tables import SCORES, score_describe
 __all__ = ["rule_value", "rule_exact", "rule_knn_range", "rule_curves", "rule_gap"]
 
 
+def _n_test(rows) -> np.ndarray:
+    """Test cases behind each seed-level value (NaN where unknown)."""
+    if "n_test" not in rows:
+        return np.full(len(rows), np.nan)
+    return pd.to_numeric(rows["n_test"], errors="coerce").to_numpy(dtype=float)
+
+
 def _describe(ok, metric, ctx) -> tuple[dict, str]:
     if metric in SCORES:
-        return score_describe(ok[metric], ok["n_test"].astype(float), metric,
-                              ctx.cfg["interval"])
+        return score_describe(ok[metric], _n_test(ok), metric, ctx.cfg["interval"])
     d = describe(ok[metric], **ctx.kw)
     return d, ctx.label if d["n"] > 1 else ""
 
@@ -178,7 +184,7 @@ def rule_knn_range(item, ctx) -> dict:
              f"k = {p['best_k']}")
     dk = int(p.get("per_k_decimals", 4))
     b = {"protocol": f"k-NN {item['variant']}, k = {ks[0]}..{ks[-1]}", "interval": "",
-         "published": (f"per k (source's output): " + ", ".join(
+         "published": (f"per k ({item.get('per_k_source', 'source')}): " + ", ".join(
              f"{k}: {pub(v, dk)}" for k, v in per_k.items()) + f"; prose: {prose}")
          if per_k else prose,
          "published_value": per_k.get(ks[0], p["high"]), "n_expected": len(ks),
@@ -219,8 +225,9 @@ def rule_knn_range(item, ctx) -> dict:
     differ = [f"k = {k}: {got[k]:.6f} vs {pub(per_k[k], dk)}" for k in ks
               if k in got.index and k in per_k and k not in equal]
     lacking = [k for k in ks if k not in got.index or k not in per_k]
+    source = item.get("per_k_source", "source's printed output")
     if not differ and not lacking:
-        head = (f"equal to the source's printed output at every k ({len(equal)} of "
+        head = (f"equal to the {source} at every k ({len(equal)} of "
                 f"{len(ks)}, to {dk} decimals, tolerance {etol:g})")
     else:
         head = (f"equal at {len(equal)} of {len(ks)} k; differs: {'; '.join(differ) or '-'}"
@@ -342,8 +349,11 @@ def rule_gap(item, ctx) -> dict:
         if not len(sa) or not len(sb):
             parts.append(f"{model}/{fw}: runs missing on one side")
             continue
-        da = score_draws(sa[metric], sa["n_test"].astype(float), n_boot, seed)
-        db = score_draws(sb[metric], sb["n_test"].astype(float), n_boot, seed + 1)
+        da = score_draws(sa[metric], _n_test(sa), n_boot, seed)
+        db = score_draws(sb[metric], _n_test(sb), n_boot, seed + 1)
+        if not len(da) or not len(db):
+            parts.append(f"{model}/{fw}: number of test cases unknown, no interval")
+            continue
         alpha = (1 - level) / 2
         lo, hi = np.quantile(da - db, [alpha, 1 - alpha])
         gap = sa[metric].mean() - sb[metric].mean()

@@ -176,12 +176,14 @@ def score_describe(values, n_test, metric: str, interval_cfg: dict) -> tuple[dic
     Accuracy (a proportion of test cases): a bootstrap over seeds and test cases
     (:func:`~ecgrepro.aggregate.stats.score_draws`), so one test set's own sampling error
     is in it, even for a single seed. Other scores (macro means over classes): a
-    percentile bootstrap over seeds, which stays within the runs' range. Returns the
+    percentile bootstrap over seeds, which stays within the runs' range (also accuracy
+    when the number of test cases is unknown). Returns the
     statistics and the label of the interval ("" when there is none).
     """
     level, n_boot, seed = (interval_cfg[k] for k in ("level", "n_boot", "seed"))
     values = np.asarray(values, dtype=float)
-    if metric in CASE_SCORES:
+    n_test = np.asarray(n_test, dtype=float)
+    if metric in CASE_SCORES and len(n_test) and not np.isnan(n_test).any():
         stats = describe(values, method="t", level=level)
         stats["ci_low"], stats["ci_high"] = score_interval(values, n_test, level, n_boot,
                                                            seed)
@@ -236,7 +238,8 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
                 continue  # not measured by this kind of run
             extra = {"wilson_low": np.nan, "wilson_high": np.nan, "ppv_undefined": pd.NA}
             if metric in SCORES:
-                n_test = ok.loc[values.index, "n_test"].astype(float)
+                n_test = (pd.to_numeric(ok.loc[values.index, "n_test"], errors="coerce")
+                          if "n_test" in ok else pd.Series(np.nan, index=values.index))
                 stats, how = score_describe(values, n_test, metric, interval_cfg)
                 if metric in CASE_SCORES and n_test.notna().all() and len(values):
                     lo, hi = wilson(float((values * n_test).round().sum()),
