@@ -18,7 +18,6 @@ n_expected``) are always computed from the same rows, so they agree in every row
 
 from __future__ import annotations
 
-import numpy as np
 import pandas as pd
 
 from ecgrepro.aggregate.stats import interval_label
@@ -190,6 +189,3 @@ def convergence_gate(item, ctx, ok: pd.DataFrame) -> dict | None:
                        + ". The runs stopped while still learning: a training budget, "
                          "not a finding about the method")}
 
-
-def nan_row() -> dict:
-    return {"ci_low": np.nan, "ci_high": np.nan, "interval": ""}

@@ -123,7 +123,8 @@ def rule_simpler(item, ctx) -> dict:
         k_simple, k_ref = _kernels(c)
         if k_simple and k_ref and k_simple != k_ref:
             who = item["simple"] if float(c["ratio"]) < 1 else item["reference"]
-            kernel.append(f"{who} faster in {fw} on CPU because of its kernel ({item['simple']}: {k_simple}; "
+            kernel.append(f"{who} faster in {fw} on CPU because of its kernel "
+                          f"({item['simple']}: {k_simple}; "
                           f"{item['reference']}: {k_ref}), not the cell")
     gap = a["accuracy"].mean() - r["accuracy"].mean()
     checks.append((gap >= -item["max_accuracy_gap"],

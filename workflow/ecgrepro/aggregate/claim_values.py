@@ -320,8 +320,8 @@ def rule_gap(item, ctx) -> dict:
     b_all = pd.concat([ctx.select(item, protocol=item["to"], model=m) for m in models])
     both = set(zip(a_all["model"], a_all["framework"])) & set(
         zip(b_all["model"], b_all["framework"]))
-    keep = lambda s: s[[(m, fw) in both for m, fw in zip(s["model"], s["framework"])]]  # noqa: E731
-    rows = pd.concat([keep(a_all), keep(b_all)])
+    rows = pd.concat([s[[(m, fw) in both for m, fw in zip(s["model"], s["framework"])]]
+                      for s in (a_all, b_all)])
     p = item["published"]
     b = {**base(item, rows), "protocol": f"{item['from']} vs {item['to']}",
          "published": f"{metric} {pub(p['value'], p['decimals'])} ({item['from']}) "
