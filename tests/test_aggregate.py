@@ -632,6 +632,10 @@ def test_aami_table_gross_and_record_by_record(tmp_path):
     preds.to_csv(run / "predictions.csv", index=False)
     col = collect(expected)
     a = aami_table([parse_run_dir(d) for d in expected], col.runs, col.classes)
+    assert set(a["grouping"]) == {"classes", "aami"}
+    groups = a[a["grouping"] == "aami"]
+    assert set(groups["class"]) == {"N", "SVEB", "VEB"}
+    a = a[a["grouping"] == "classes"]
     mine = a[(a["model"] == "cnn_lstm") & (a["framework"] == "torch") & (a["seed"] == 0)]
     assert set(mine["scope"]) == {"gross", "record", "record_mean"}
     assert set(mine.loc[mine["scope"] == "record", "record"]) == {"100", "101"}

@@ -10,6 +10,10 @@ Per class, one-vs-rest: sensitivity ``Se = TP / (TP + FN)``, positive predictivi
   (``record_mean``; EC57's "average" statistic, which weighs a patient with few beats of
   a class as much as one with many).
 
+Each statistic is given for the suite's own classes (``grouping = classes``: N, L, R, A,
+V) and for the AAMI EC57 beat groups they fall into (``grouping = aami``: N, L, R -> N;
+A -> SVEB; V -> VEB; see :data:`AAMI_GROUPS`), since EC57 scores the groups.
+
 Runs whose predictions.csv has no ``record`` column (written before it existed) get the
 gross rows only, and their ``note`` says so. A statistic whose denominator is 0 (e.g.
 ``+P`` of a class never predicted) is empty, never 0: the table says what was undefined.
@@ -24,9 +28,15 @@ from ecgrepro.metrics import confusion_matrix
 
 __all__ = ["AAMI_COLUMNS", "aami_counts", "aami_table"]
 
-AAMI_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split", "scope",
-                "record", "class", "tp", "fn", "fp", "tn", "sensitivity", "ppv", "fpr",
+AAMI_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split", "grouping",
+                "scope", "record", "class", "tp", "fn", "fp", "tn", "sensitivity", "ppv", "fpr",
                 "n_records", "note"]
+#: MIT-BIH beat symbols -> AAMI EC57 groups (ANSI/AAMI EC57; de Chazal et al. 2004).
+AAMI_GROUPS = {
+    "N": "N", "L": "N", "R": "N", "e": "N", "j": "N",
+    "A": "SVEB", "a": "SVEB", "J": "SVEB", "S": "SVEB",
+    "V": "VEB", "E": "VEB", "F": "F", "/": "Q", "f": "Q", "Q": "Q",
+}
 NO_RECORD = ("gross only: predictions.csv has no record column (run predates it), so "
              "record-by-record statistics cannot be computed")
 
@@ -50,7 +60,25 @@ def aami_counts(y_true, y_pred, labels) -> pd.DataFrame:
     })
 
 
+def _groupings(preds: pd.DataFrame, labels) -> list[tuple[str, pd.DataFrame, list]]:
+    """The predictions under the suite's classes and, where every class maps, AAMI groups."""
+    out = [("classes", preds, list(labels))]
+    if all(c in AAMI_GROUPS for c in labels):
+        groups = list(dict.fromkeys(AAMI_GROUPS[c] for c in labels))
+        mapped = preds.assign(y_true=preds["y_true"].map(AAMI_GROUPS),
+                              y_pred=preds["y_pred"].map(AAMI_GROUPS))
+        out.append(("aami", mapped, groups))
+    return out
+
+
 def _run_rows(preds: pd.DataFrame, labels, ident: dict) -> list[pd.DataFrame]:
+    out = []
+    for grouping, p, classes in _groupings(preds, labels):
+        out += _scoped_rows(p, classes, {**ident, "grouping": grouping})
+    return out
+
+
+def _scoped_rows(preds: pd.DataFrame, labels, ident: dict) -> list[pd.DataFrame]:
     out = [aami_counts(preds["y_true"], preds["y_pred"], labels).assign(
         **ident, scope="gross", record="", n_records=pd.NA,
         note="" if "record" in preds else NO_RECORD)]
@@ -113,11 +141,12 @@ def aami_table(run_ids, runs: pd.DataFrame, classes: dict,
     for (model, fw, protocol, rule, seed), frames in pooled.items():
         if len(frames) < 2:
             continue
-        p = pd.concat(frames, ignore_index=True)
-        parts.append(aami_counts(p["y_true"], p["y_pred"], labels).assign(
-            model=model, framework=fw, protocol=protocol, checkpoint=rule, seed=seed,
-            split="pooled", scope="gross", record="", n_records=pd.NA,
-            note=f"gross over {len(frames)} folds"))
+        for grouping, p, classes in _groupings(pd.concat(frames, ignore_index=True),
+                                               labels):
+            parts.append(aami_counts(p["y_true"], p["y_pred"], classes).assign(
+                model=model, framework=fw, protocol=protocol, checkpoint=rule, seed=seed,
+                split="pooled", grouping=grouping, scope="gross", record="",
+                n_records=pd.NA, note=f"gross over {len(frames)} folds"))
     if not parts:
         return pd.DataFrame(columns=AAMI_COLUMNS)
     out = pd.concat(parts, ignore_index=True)[AAMI_COLUMNS]

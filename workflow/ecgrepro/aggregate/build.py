@@ -191,9 +191,13 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_csv(col.software, tables / "software.csv")
     write_csv(col.settings, tables / "settings.csv")
     view = summary_views(summary)
-    write_text(tables / "summary.md", markdown(view))
+    how = summary.loc[summary["metric"] == "accuracy", "interval"]
+    how = sorted({h for h in how.dropna() if h})
+    note = f"Interval: {'; '.join(how)}." if how else ""
+    write_text(tables / "summary.md", markdown(view) + (f"\n{note}\n" if note else ""))
     write_text(tables / "summary.tex", latex(
-        view, "lllllrllll", "Test accuracy over seeds per configuration.", "tab:summary"))
+        view, "lllllrllll", f"Test accuracy over seeds per configuration. {note}".strip(),
+        "tab:summary"))
     cview = claims_view(claims)
     write_text(tables / "claims.md", markdown(cview))
     write_text(tables / "claims.tex", latex(
