@@ -26,6 +26,7 @@ from ecgrepro.aggregate.claim_base import (
 )
 from ecgrepro.aggregate.stats import describe, score_draws, score_label
 from ecgrepro.aggregate.tables import SCORES, score_describe
+from ecgrepro.convergence import loss_column
 
 __all__ = ["rule_value", "rule_exact", "rule_knn_range", "rule_curves", "rule_gap"]
 
@@ -246,11 +247,12 @@ def _curve_stats(history: pd.DataFrame, final_epochs: int) -> dict | None:
     if len(h) < 2:
         return None
     tail = h.tail(final_epochs)
-    train_final, test_final = tail["loss"].mean(), tail["test_loss"].mean()
+    loss = loss_column(h)  # train_loss, or loss in older runs
+    train_final, test_final = tail[loss].mean(), tail["test_loss"].mean()
     return {
         "gap": test_final - train_final,
         "rise": test_final - h["test_loss"].min(),
-        "falls": bool(train_final < h["loss"].iloc[0] and test_final < h["test_loss"].iloc[0]),
+        "falls": bool(train_final < h[loss].iloc[0] and test_final < h["test_loss"].iloc[0]),
     }
 
 
