@@ -167,6 +167,9 @@ class Results:
             "dataset": f["dataset"], "model": f["model"], "protocol": f["protocol"],
             "seeds (torch/keras)": f["n_torch"] + "/" + f["n_keras"],
             "mean torch": f["mean_torch"].map(_f4), "mean keras": f["mean_keras"].map(_f4),
+            # C10 rests on the equivalence test; the difference test is context
+            "TOST interval": "[" + f["eq_low"].map(_f4) + ", " + f["eq_high"].map(_f4) + "]",
+            "equivalent": f["equivalent"],
             "U": f["u"], "p": f["p_value"], "p adjusted": f["p_adjusted"],
             "Cliff's delta": f["cliffs_delta"].map(_f4),
             "params torch/keras": f["params_torch"] + "/" + f["params_keras"],
