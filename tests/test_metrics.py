@@ -93,3 +93,29 @@ def test_confusion_long_is_tidy_and_ordered():
     ]
     with pytest.raises(ValueError, match="square"):
         per_class_metrics(pd.DataFrame([[1, 2]], index=["a"], columns=["a", "b"]))
+
+
+@pytest.mark.parametrize("y_pred", [
+    # a model that predicts only N and V: three classes never predicted
+    ["N", "N", "N", "N", "V", "N", "V", "V", "N", "V", "N", "V"],
+    # every class predicted once at least, one predicted but never true (R)
+    ["N", "L", "N", "R", "L", "A", "V", "V", "N", "V", "A", "N"],
+])
+def test_macro_ppv_counts_never_predicted_classes_as_zero_like_sklearn(y_pred):
+    sk = pytest.importorskip("sklearn.metrics")
+    y_true = ["N", "N", "N", "N", "L", "L", "V", "V", "V", "A", "A", "N"]
+    ours = metrics_from_labels(y_true, y_pred, LABELS)
+    want = sk.precision_score(y_true, y_pred, average="macro", zero_division=0)
+    assert ours["macro_ppv"] == pytest.approx(want)
+    never = len({*y_true} - {*y_pred})
+    assert ours["ppv_undefined"] == never
+
+
+def test_macro_ppv_of_an_n_and_v_only_model_by_hand():
+    # N: 3 of 5 N-predictions right, V: 2 of 3; L and A never predicted (PPV 0), R absent
+    y_true = ["N", "N", "N", "L", "L", "A", "V", "V"]
+    y_pred = ["N", "N", "N", "N", "N", "V", "V", "V"]
+    s = metrics_from_labels(y_true, y_pred, LABELS)
+    assert s["macro_ppv"] == pytest.approx((3 / 5 + 2 / 3 + 0 + 0) / 4)
+    assert s["ppv_undefined"] == 2
+    assert np.isnan(per_class_metrics(confusion_matrix(y_true, y_pred, LABELS)).loc["L", "ppv"])

@@ -169,6 +169,8 @@ def cmd_aggregate(args) -> None:
         tables_dir=args.tables,
         figures_dir=args.figures,
         draw=not args.no_figures,
+        convergence_cfg=json.loads(args.convergence_json),
+        timing_dir=args.timing,
     )
 
 
@@ -275,6 +277,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="where to look for runs that exist but were not expected")
     p.add_argument("--claims-json", required=True, help="config 'claims' as JSON")
     p.add_argument("--protocols-json", default="{}", help="config 'protocols' as JSON")
+    p.add_argument("--convergence-json", required=True,
+                   help="config 'convergence' as JSON (when a run counts as converged)")
+    p.add_argument("--timing", default=None,
+                   help="the timing step's folder (comparisons.csv); absent: speed claims "
+                        "are not tested")
     p.add_argument("--tables", default="results/tables")
     p.add_argument("--figures", default="results/figures")
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")

@@ -9,8 +9,14 @@ in columns, ``n = C.sum()``, and class ``c`` taken one-vs-rest:
   PPV (precision) ``TP / (TP + FP)``, F1 ``2 TP / (2 TP + FP + FN)``;
 - accuracy ``trace(C) / n``;
 - macro averages are unweighted means over the classes that occur in the data (support
-  > 0): macro sensitivity is the balanced accuracy. A ratio whose denominator is 0 is NaN
-  and left out of the macro mean (e.g. the PPV of a class never predicted).
+  > 0): macro sensitivity is the balanced accuracy. A per-class ratio whose denominator
+  is 0 is NaN in :func:`per_class_metrics`.
+- macro PPV runs over the classes that are true or predicted at least once (scikit-learn's
+  label set) and counts a class that is never predicted as PPV 0, as
+  ``sklearn.metrics.precision_score(average="macro", zero_division=0)`` does: dropping it
+  would reward a classifier for never naming a class (a model that predicts only N and V
+  would keep the PPV of those two alone). ``ppv_undefined`` says for how many classes the
+  PPV was 0/0 and so counted as 0.
 
 Oh et al. (2018) report one sensitivity and one specificity for five classes; we read
 them as these macro averages (``macro_sensitivity``, ``macro_specificity``).
@@ -43,6 +49,7 @@ SUMMARY = (
     "macro_sensitivity",
     "macro_specificity",
     "macro_ppv",
+    "ppv_undefined",
     "macro_f1",
 )
 
@@ -149,11 +156,16 @@ def summary_metrics(cm: pd.DataFrame) -> dict:
     -------
     dict
         Keys :data:`SUMMARY`. Macro means run over classes with support > 0 and skip
-        NaN ratios; ``balanced_accuracy`` equals ``macro_sensitivity``.
+        NaN ratios; ``balanced_accuracy`` equals ``macro_sensitivity``. ``macro_ppv``
+        runs over classes true or predicted at least once, a never-predicted class
+        counting 0 (``ppv_undefined`` of them).
     """
     per = per_class_metrics(cm)
     present = per[per["support"] > 0]
     n = int(np.asarray(cm).sum())
+    predicted = np.asarray(cm).sum(axis=0)
+    seen = per[(per["support"].to_numpy() > 0) | (predicted > 0)]
+    ppv = seen["ppv"]
 
     def macro(col: str) -> float:
         values = present[col].dropna()
@@ -166,7 +178,8 @@ def summary_metrics(cm: pd.DataFrame) -> dict:
         "balanced_accuracy": sens,
         "macro_sensitivity": sens,
         "macro_specificity": macro("specificity"),
-        "macro_ppv": macro("ppv"),
+        "macro_ppv": float(ppv.fillna(0.0).mean()) if len(ppv) else float("nan"),
+        "ppv_undefined": int(ppv.isna().sum()),
         "macro_f1": macro("f1"),
     }
 

@@ -37,6 +37,12 @@ rule aggregate:
             category="Tables",
             subcategory="MIT-BIH",
         ),
+        mitdb_aami=report(
+            "results/tables/mitdb_aami.csv",
+            caption="../report/mitdb_aami.rst",
+            category="Tables",
+            subcategory="MIT-BIH",
+        ),
         frameworks=report(
             "results/tables/frameworks.csv",
             caption="../report/frameworks.rst",
@@ -118,9 +124,11 @@ rule aggregate:
         expected=expected_run_dirs(),
         claims=claims_json,
         protocols=protocols_json,
+        convergence=convergence_json,
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected}"
         " --benchmarks benchmarks --scan results/runs results/knn"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
+        " --convergence-json {params.convergence:q} --timing results/timing"
         " --tables $(dirname {output.runs}) --figures $(dirname {output.accuracy_png})"
         " > {log} 2>&1"

@@ -252,6 +252,10 @@ def claims_json(wildcards):
     return json.dumps(config["claims"])  # config order: published values as listed
 
 
+def convergence_json(wildcards):
+    return json.dumps(config["convergence"], sort_keys=True)
+
+
 def protocols_json(wildcards):
     return json.dumps(config["protocols"], sort_keys=True)
 

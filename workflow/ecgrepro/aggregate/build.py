@@ -15,17 +15,20 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrepro.aggregate import figures
+from ecgrepro.aggregate.aami import aami_table
 from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
 from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
 from ecgrepro.aggregate.tables import (
+    add_convergence,
     frameworks_table,
     mitdb_tables,
     seed_table,
     summary_table,
 )
 from ecgrepro.aggregate.write import latex, markdown, write_csv, write_parquet, write_text
+from ecgrepro.convergence import describe_criterion
 
 log = logging.getLogger("ecgrepro")
 
@@ -34,7 +37,7 @@ __all__ = ["build", "reported_rules", "RUN_COLUMNS"]
 RUN_COLUMNS = [
     "kind", "dataset", "model", "framework", "protocol", "split", "seed", "k", "checkpoint",
     "reported", "selects_on_test", "run", "n_test", "accuracy", "balanced_accuracy",
-    "macro_sensitivity", "macro_specificity", "macro_ppv", "macro_f1",
+    "macro_sensitivity", "macro_specificity", "macro_ppv", "ppv_undefined", "macro_f1",
 ]
 RUN_TAIL = [
     "epochs", "epoch", "train_seconds", "predict_seconds", "seconds_per_epoch",
@@ -43,7 +46,7 @@ RUN_TAIL = [
 ]
 MITDB_METRIC_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split",
                         "class", "support", "sensitivity", "specificity", "ppv", "f1",
-                        "accuracy"]
+                        "accuracy", "ppv_undefined"]
 MITDB_CONFUSION_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split",
                            "true", "pred", "count"]
 
@@ -68,7 +71,8 @@ def _runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
         if c not in runs:
             runs[c] = pd.NA
     out = runs[cols].copy()
-    for c in ("epochs", "epoch", "n_params", "n_params_trainable", "n_test"):
+    for c in ("epochs", "epoch", "n_params", "n_params_trainable", "n_test",
+              "ppv_undefined"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
     out["dirty"] = out["dirty"].astype("boolean")
     return out
@@ -114,8 +118,20 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
     })
 
 
+def read_timing(timing_dir) -> pd.DataFrame | None:
+    """The timing step's ``comparisons.csv`` under ``timing_dir``, or None when absent."""
+    if not timing_dir:
+        return None
+    path = Path(timing_dir) / "comparisons.csv"
+    if not path.is_file():
+        log.info("no %s: speed claims read 'not tested: no controlled timing'", path)
+        return None
+    return pd.read_csv(path)
+
+
 def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict,
-          tables_dir, figures_dir, draw: bool = True) -> dict:
+          tables_dir, figures_dir, draw: bool = True, convergence_cfg: dict,
+          timing_dir=None) -> dict:
     """Aggregate the expected runs and write every table and figure.
 
     Parameters
@@ -130,6 +146,11 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
         Config ``claims``.
     protocols : dict
         Config ``protocols`` (overrides of the presets).
+    convergence_cfg : dict
+        Config ``convergence`` (:func:`ecgrepro.convergence.assess`).
+    timing_dir : str or Path, optional
+        The timing step's folder; its ``comparisons.csv`` feeds the speed claims and the
+        framework speed columns (absent: "not tested: no controlled timing").
     tables_dir, figures_dir : str or Path
         Output folders.
     draw : bool
@@ -144,11 +165,15 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     ids = [parse_run_dir(p) for p in expected]
     col = collect(expected, benchmarks, scan_roots)
     rules = reported_rules(protocols, {r.protocol for r in ids if r.kind == "train"})
-    seeds = seed_table(col, ids, rules)
+    seeds = add_convergence(seed_table(col, ids, rules), col.history, convergence_cfg)
     summary = summary_table(seeds, claims_cfg["interval"])
     mitdb_metrics, mitdb_confusion = mitdb_tables(col, seeds)
-    frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"])
-    claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg)
+    aami = aami_table(ids, col.runs, col.classes)
+    timing = read_timing(timing_dir)
+    frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"],
+                                  claims_cfg["equivalence"]["margin"], timing)
+    claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
+                             criterion=describe_criterion(convergence_cfg))
     missing = col.status[col.status["status"] != "ok"].reset_index(drop=True)
     runs = _runs_frame(col.runs)
     mitdb_metrics = mitdb_metrics if len(mitdb_metrics) else pd.DataFrame(
@@ -162,15 +187,20 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_csv(summary, tables / "summary.csv")
     write_csv(mitdb_metrics, tables / "mitdb_metrics.csv")
     write_csv(mitdb_confusion, tables / "mitdb_confusion.csv")
+    write_csv(aami, tables / "mitdb_aami.csv")
     write_csv(frameworks, tables / "frameworks.csv")
     write_csv(claims, tables / "claims.csv")
     write_csv(missing, tables / "missing.csv")
     write_csv(col.software, tables / "software.csv")
     write_csv(col.settings, tables / "settings.csv")
     view = summary_views(summary)
-    write_text(tables / "summary.md", markdown(view))
+    how = summary.loc[summary["metric"] == "accuracy", "interval"]
+    how = sorted({h for h in how.dropna() if h})
+    note = f"Interval: {'; '.join(how)}." if how else ""
+    write_text(tables / "summary.md", markdown(view) + (f"\n{note}\n" if note else ""))
     write_text(tables / "summary.tex", latex(
-        view, "lllllrllll", "Test accuracy over seeds per configuration.", "tab:summary"))
+        view, "lllllrllll", f"Test accuracy over seeds per configuration. {note}".strip(),
+        "tab:summary"))
     cview = claims_view(claims)
     write_text(tables / "claims.md", markdown(cview))
     write_text(tables / "claims.tex", latex(
@@ -188,7 +218,7 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
         log.info("%s: %s", row.claim_id, row.verdict)
     return {"runs": runs, "seeds": seeds, "summary": summary, "claims": claims,
             "frameworks": frameworks, "missing": missing, "mitdb_metrics": mitdb_metrics,
-            "mitdb_confusion": mitdb_confusion}
+            "mitdb_confusion": mitdb_confusion, "mitdb_aami": aami}
 
 
 def write_knn(run_dirs, table_path, figures_dir=None) -> pd.DataFrame:

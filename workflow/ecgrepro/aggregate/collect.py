@@ -192,6 +192,9 @@ def _train_run(run: RunId, benchmarks: Path | None):
                                                              "checkpoint": str})
     classes = [c.removeprefix("proba_") for c in preds.columns if c.startswith("proba_")]
     history = pd.read_csv(run.path / "history.csv")
+    stopped = (metrics.get("early_stopping") or {}).get("stopped_early")
+    if stopped is not None and "stopped_early" not in history:  # for convergence.assess
+        history["stopped_early"] = bool(stopped)
     bench = _benchmark(_bench_paths(run, benchmarks))
     reported = metrics.get("checkpoint_rule")
     rows, confusions = [], []

@@ -17,6 +17,7 @@ TABLES = (
     "summary.tex",
     "mitdb_metrics.csv",
     "mitdb_confusion.csv",
+    "mitdb_aami.csv",
     "frameworks.csv",
     "claims.csv",
     "claims.md",

@@ -89,7 +89,9 @@ class Results:
 
     # -- numbers for the text --------------------------------------------------------
     def verdict_counts(self) -> dict:
-        counts = self.table("claims")["verdict"].value_counts()
+        # "not tested: not converged" etc. count as not tested
+        verdicts = self.table("claims")["verdict"].str.split(":").str[0]
+        counts = verdicts.value_counts()
         return {v: int(counts.get(v, 0)) for v in ("reproduced", "not reproduced",
                                                    "not tested")}
 
@@ -165,6 +167,9 @@ class Results:
             "dataset": f["dataset"], "model": f["model"], "protocol": f["protocol"],
             "seeds (torch/keras)": f["n_torch"] + "/" + f["n_keras"],
             "mean torch": f["mean_torch"].map(_f4), "mean keras": f["mean_keras"].map(_f4),
+            # C10 rests on the equivalence test; the difference test is context
+            "TOST interval": "[" + f["eq_low"].map(_f4) + ", " + f["eq_high"].map(_f4) + "]",
+            "equivalent": f["equivalent"],
             "U": f["u"], "p": f["p_value"], "p adjusted": f["p_adjusted"],
             "Cliff's delta": f["cliffs_delta"].map(_f4),
             "params torch/keras": f["params_torch"] + "/" + f["params_keras"],

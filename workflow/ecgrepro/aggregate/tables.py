@@ -16,13 +16,22 @@ import numpy as np
 import pandas as pd
 
 from ecgrepro.aggregate.collect import CHECKPOINT_ORDER, Collected, RunId
-from ecgrepro.aggregate.stats import describe, holm, interval_label, mann_whitney
+from ecgrepro.aggregate.frameworks import frameworks_table
+from ecgrepro.aggregate.stats import (
+    describe,
+    interval_label,
+    score_interval,
+    score_label,
+    wilson,
+)
+from ecgrepro.convergence import assess
 from ecgrepro.metrics import per_class_metrics, summary_metrics
 
 __all__ = [
     "CONFIG",
     "SCORES",
     "SEED_METRICS",
+    "add_convergence",
     "frameworks_table",
     "mitdb_tables",
     "seed_table",
@@ -33,7 +42,9 @@ CONFIG = ["kind", "dataset", "model", "framework", "protocol", "checkpoint", "k"
 SCORES = ["accuracy", "balanced_accuracy", "macro_sensitivity", "macro_specificity",
           "macro_ppv", "macro_f1"]
 COSTS = ["seconds_per_epoch", "train_seconds", "predict_seconds", "max_rss_mb"]
-SEED_METRICS = [*SCORES, "n_test", *COSTS, "n_params", "epochs", "epoch"]
+SEED_METRICS = [*SCORES, "ppv_undefined", "n_test", *COSTS, "n_params", "epochs", "epoch"]
+#: Scores that are a proportion of test cases: their interval includes test-set sampling.
+CASE_SCORES = ("accuracy",)
 SUMMARY_METRICS = [*SCORES, *COSTS, "n_params"]
 POOLED = "pooled"
 
@@ -130,7 +141,7 @@ def seed_table(col: Collected, expected: list[RunId], reported_rules: dict) -> p
             frame[c] = np.nan
     frame["seed"] = frame["seed"].astype("Int64")
     frame["k"] = frame["k"].astype("Int64")
-    for c in ("n_test", "n_params", "epochs"):
+    for c in ("n_test", "n_params", "epochs", "ppv_undefined"):
         frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
     frame["reported"] = frame["reported"].astype(bool)
     frame["selects_on_test"] = frame["selects_on_test"].astype(bool)
@@ -159,8 +170,36 @@ def _sort(frame: pd.DataFrame, extra=("seed",)) -> pd.DataFrame:
     return frame.loc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
 
 
+def score_describe(values, n_test, metric: str, interval_cfg: dict) -> tuple[dict, str]:
+    """:func:`describe` of a score with an interval that stays in [0, 1].
+
+    Accuracy (a proportion of test cases): a bootstrap over seeds and test cases
+    (:func:`~ecgrepro.aggregate.stats.score_draws`), so one test set's own sampling error
+    is in it, even for a single seed. Other scores (macro means over classes): a
+    percentile bootstrap over seeds, which stays within the runs' range (also accuracy
+    when the number of test cases is unknown). Returns the
+    statistics and the label of the interval ("" when there is none).
+    """
+    level, n_boot, seed = (interval_cfg[k] for k in ("level", "n_boot", "seed"))
+    values = np.asarray(values, dtype=float)
+    n_test = np.asarray(n_test, dtype=float)
+    if metric in CASE_SCORES and len(n_test) and not np.isnan(n_test).any():
+        stats = describe(values, method="t", level=level)
+        stats["ci_low"], stats["ci_high"] = score_interval(values, n_test, level, n_boot,
+                                                           seed)
+        label = score_label(level, n_boot, seed) if stats["n"] else ""
+    else:
+        stats = describe(values, method="bootstrap", level=level, n_boot=n_boot, seed=seed)
+        label = score_label(level, n_boot, seed, test_cases=False) if stats["n"] > 1 else ""
+    return stats, label
+
+
 def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
     """Mean, sd, min, max and an interval over seeds, per configuration and metric.
+
+    Scores (:data:`SCORES`) get intervals inside [0, 1] (:func:`score_describe`; accuracy
+    also a Wilson interval of the pooled test cases, ``wilson_low, wilson_high``); costs
+    get the configured interval over seeds.
 
     Parameters
     ----------
@@ -174,8 +213,10 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
     -------
     DataFrame
         One row per configuration x metric: ``n_expected, n_runs, complete, missing``
-        (which seeds lack a value, and why) and ``mean, sd, min, max, ci_low, ci_high,
-        interval``.
+        (which seeds lack a value, and why), ``mean, sd, min, max, ci_low, ci_high,
+        interval`` (how the interval was computed), ``wilson_low, wilson_high`` and
+        ``ppv_undefined`` (for macro_ppv: classes never predicted, counted as PPV 0,
+        summed over the seeds).
     """
     kw = {k: interval_cfg[k] for k in ("method", "level", "n_boot", "seed")}
     label = interval_label(**kw)
@@ -195,18 +236,75 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
                 continue
             if not len(values) and len(ok):
                 continue  # not measured by this kind of run
-            stats = describe(values, **kw)
+            extra = {"wilson_low": np.nan, "wilson_high": np.nan, "ppv_undefined": pd.NA}
+            if metric in SCORES:
+                n_test = (pd.to_numeric(ok.loc[values.index, "n_test"], errors="coerce")
+                          if "n_test" in ok else pd.Series(np.nan, index=values.index))
+                stats, how = score_describe(values, n_test, metric, interval_cfg)
+                if metric in CASE_SCORES and n_test.notna().all() and len(values):
+                    lo, hi = wilson(float((values * n_test).round().sum()),
+                                    float(n_test.sum()), interval_cfg["level"])
+                    extra.update(wilson_low=lo, wilson_high=hi)
+                if metric == "macro_ppv" and "ppv_undefined" in ok:
+                    und = pd.to_numeric(ok["ppv_undefined"], errors="coerce").dropna()
+                    extra["ppv_undefined"] = int(und.sum()) if len(und) else pd.NA
+            else:
+                stats = describe(values, **kw)
+                how = label if len(values) > 1 else ""
             out.append({**dict(zip(keys, key)), "metric": metric,
                         "n_expected": len(group), "n_runs": stats.pop("n"),
                         "complete": len(lacking) == 0, "missing": missing, **stats,
-                        "interval": label if len(values) > 1 else ""})
+                        "interval": how, **extra})
     frame = pd.DataFrame(out, columns=[*keys, "metric", "n_expected", "n_runs", "complete",
                                        "missing", "mean", "sd", "min", "max", "ci_low",
-                                       "ci_high", "interval"])
+                                       "ci_high", "interval", "wilson_low", "wilson_high",
+                                       "ppv_undefined"])
     frame["k"] = frame["k"].astype("Int64")
+    frame["ppv_undefined"] = frame["ppv_undefined"].astype("Int64")
     order = {m: i for i, m in enumerate(SUMMARY_METRICS)}
     frame = frame.assign(_m=frame["metric"].map(order))
     return _sort(frame, extra=("_m",)).drop(columns="_m")
+
+
+def add_convergence(seeds: pd.DataFrame, history: pd.DataFrame,
+                    criterion: dict) -> pd.DataFrame:
+    """Seeds with ``converged, n_converged, n_judged, rel_improvement`` of their runs.
+
+    Each training run is judged by :func:`ecgrepro.convergence.assess` on its
+    ``history.csv``; a CV seed (several folds) has converged when every fold has, and its
+    ``rel_improvement`` is the largest of its folds'. k-NN rows and runs without a
+    history get NA.
+    """
+    out = seeds.copy()
+    ident = ["dataset", "model", "framework", "protocol", "seed"]
+    for c in ("converged", "n_converged", "n_judged", "rel_improvement"):
+        out[c] = pd.NA
+    if history is None or history.empty:
+        return out
+    judged = []
+    for key, h in history.groupby([*ident, "split"], sort=False):
+        a = assess(h, criterion)
+        judged.append({**dict(zip([*ident, "split"], key)), "converged": a["converged"],
+                       "rel": a["rel_improvement"]})
+    judged = pd.DataFrame(judged)
+    per = judged.groupby(ident, sort=False).agg(
+        n_converged=("converged", "sum"), n_judged=("converged", "size"),
+        rel_improvement=("rel", lambda r: pd.to_numeric(r, errors="coerce").max()))
+    for i, row in out.iterrows():
+        if row["kind"] != "train" or row["status"] != "ok":
+            continue
+        key = tuple(row[c] for c in ident)
+        if key in per.index:
+            p = per.loc[key]
+            out.at[i, "n_converged"] = int(p["n_converged"])
+            out.at[i, "n_judged"] = int(p["n_judged"])
+            out.at[i, "converged"] = bool(p["n_converged"] == p["n_judged"])
+            out.at[i, "rel_improvement"] = p["rel_improvement"]
+    out["converged"] = out["converged"].astype("boolean")
+    for c in ("n_converged", "n_judged"):
+        out[c] = out[c].astype("Int64")
+    out["rel_improvement"] = pd.to_numeric(out["rel_improvement"], errors="coerce")
+    return out
 
 
 def mitdb_tables(col: Collected, seeds: pd.DataFrame, dataset: str = "mitdb"):
@@ -220,7 +318,9 @@ def mitdb_tables(col: Collected, seeds: pd.DataFrame, dataset: str = "mitdb"):
     -------
     (DataFrame, DataFrame)
         ``metrics``: identity, ``split, class`` (each class and ``macro``),
-        ``support, sensitivity, specificity, ppv, f1, accuracy``; ``confusion``:
+        ``support, sensitivity, specificity, ppv, f1, accuracy, ppv_undefined`` (class
+        rows: 1 when the class was never predicted, its PPV 0/0; the macro row: how many
+        such classes its macro PPV counts as 0); ``confusion``:
         identity, ``split, true, pred, count``.
     """
     conf = col.confusion
@@ -249,13 +349,16 @@ def mitdb_tables(col: Collected, seeds: pd.DataFrame, dataset: str = "mitdb"):
         base = dict(zip([*ident, "split"], key))
         for label, row in per.iterrows():
             metrics.append({**base, "class": label, **row.to_dict(),
-                            "accuracy": summ["accuracy"]})
+                            "accuracy": summ["accuracy"],
+                            "ppv_undefined": int(np.isnan(row["ppv"]))})
         metrics.append({**base, "class": "macro", "support": summ["n"],
                         "sensitivity": summ["macro_sensitivity"],
                         "specificity": summ["macro_specificity"], "ppv": summ["macro_ppv"],
-                        "f1": summ["macro_f1"], "accuracy": summ["accuracy"]})
+                        "f1": summ["macro_f1"], "accuracy": summ["accuracy"],
+                        "ppv_undefined": summ["ppv_undefined"]})
     metrics = pd.DataFrame(metrics)
     metrics["support"] = metrics["support"].astype(int)
+    metrics["ppv_undefined"] = metrics["ppv_undefined"].astype(int)
     return _mitdb_sort(metrics, "class"), _mitdb_sort(confusion, "true")
 
 
@@ -270,54 +373,3 @@ def _mitdb_sort(frame: pd.DataFrame, cls: str) -> pd.DataFrame:
         "position": np.arange(len(frame)),
     })
     return frame.loc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
-
-
-def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm") -> pd.DataFrame:
-    """PyTorch against Keras per dataset, model and protocol (reported checkpoint).
-
-    Accuracy over seeds (CV-pooled per seed where folds) compared with a two-sided
-    Mann-Whitney U test; effect size Cliff's delta (= rank-biserial correlation,
-    positive when PyTorch scores higher). p-values are Holm-adjusted over the
-    comparisons that can reach ``alpha`` (``testable``: the smallest attainable p is at
-    most ``alpha``); the others cannot reject whatever the data, and say so.
-    """
-    ok = seeds[(seeds["kind"] == "train") & (seeds["status"] == "ok") & seeds["reported"]]
-    out = []
-    for (dataset, model, protocol, checkpoint), g in ok.groupby(
-            ["dataset", "model", "protocol", "checkpoint"], sort=True):
-        a = g[g["framework"] == "torch"]
-        b = g[g["framework"] == "keras"]
-        if not len(a) or not len(b):
-            continue
-        test = mann_whitney(a["accuracy"], b["accuracy"])
-        pa, pb = a["n_params"].dropna().unique(), b["n_params"].dropna().unique()
-        out.append({
-            "dataset": dataset, "model": model, "protocol": protocol,
-            "checkpoint": checkpoint, "metric": "accuracy",
-            "n_torch": len(a), "n_keras": len(b),
-            "mean_torch": a["accuracy"].mean(), "mean_keras": b["accuracy"].mean(),
-            "difference": a["accuracy"].mean() - b["accuracy"].mean(),
-            "test": "Mann-Whitney U, two-sided",
-            "u": test["u"], "p_value": test["p_value"], "min_p": test["min_p"],
-            "testable": bool(test["min_p"] <= alpha),
-            "cliffs_delta": test["rank_biserial"],
-            "params_torch": int(pa[0]) if len(pa) == 1 else np.nan,
-            "params_keras": int(pb[0]) if len(pb) == 1 else np.nan,
-            "params_equal": bool(len(pa) == 1 and len(pb) == 1 and pa[0] == pb[0]),
-            "seconds_per_epoch_torch": a["seconds_per_epoch"].mean(),
-            "seconds_per_epoch_keras": b["seconds_per_epoch"].mean(),
-        })
-    frame = pd.DataFrame(out, columns=[
-        "dataset", "model", "protocol", "checkpoint", "metric", "n_torch", "n_keras",
-        "mean_torch", "mean_keras", "difference", "test", "u", "p_value", "min_p",
-        "testable", "p_adjusted", "significant", "cliffs_delta", "params_torch",
-        "params_keras", "params_equal", "seconds_per_epoch_torch", "seconds_per_epoch_keras",
-    ])
-    if frame.empty:
-        return frame
-    p = frame["p_value"].where(frame["testable"])
-    frame["p_adjusted"] = holm(p) if adjust == "holm" else p
-    frame["significant"] = frame["p_adjusted"] < alpha
-    for c in ("params_torch", "params_keras"):
-        frame[c] = frame[c].astype("Int64")
-    return frame
