@@ -153,6 +153,7 @@ def cmd_train(args) -> None:
         threads=args.threads,
         n_folds=args.n_folds,
         fold_seed=args.fold_seed,
+        convergence=json.loads(args.convergence_json) if args.convergence_json else None,
     )
     log.info("accuracy by checkpoint rule: %s", metrics["accuracy_by_rule"])
 
@@ -267,6 +268,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-folds", type=int, default=10)
     p.add_argument("--fold-seed", type=int, default=0)
+    p.add_argument("--convergence-json", default=None,
+                   help="config 'convergence' as JSON: record whether the run converged")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aggregate", help="tables, claim verdicts and figures from run dirs")
