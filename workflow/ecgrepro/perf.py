@@ -598,9 +598,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+#: Subcommands with a module of their own: name -> module exposing ``main(argv)``.
+MODULES = {
+    "timing": "ecgrepro.tooling.perf_timing",
+    "cnn_rnn": "ecgrepro.tooling.perf_cnn_rnn",
+}
+
+
 def main(argv=None) -> int:
     from ecgrepro.errors import EcgreproError
 
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv and argv[0] in MODULES:
+        import importlib
+
+        return importlib.import_module(MODULES[argv[0]]).main(argv[1:])
     args = build_parser().parse_args(argv)
     try:
         result = args.func(args)

@@ -1,0 +1,1 @@
+"""Performance and cost tooling behind ``python -m ecgrepro.perf <name>``."""
