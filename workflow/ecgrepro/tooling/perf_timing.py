@@ -69,7 +69,8 @@ def load_mitdb_fold(args):
     from ecgrepro.runs import MITDB, load_task
 
     if args.segments_npz:
-        return load_task(args.segments_npz, MITDB, "oh2018", f"fold{args.fold}", 10, 0), \
+        return load_task(args.segments_npz, MITDB, "oh2018", f"fold{args.fold}",
+                         args.n_folds, args.fold_seed), \
             f"{args.segments_npz} (all segments)"
     folder = Path(args.data_mirror or "resources/data") / "mitdb"
     if not (folder / f"{SUBSET_RECORDS[0]}.hea").is_file():
@@ -85,7 +86,8 @@ def load_mitdb_fold(args):
     with tempfile.TemporaryDirectory() as tmp:  # load_task reads a file: the one path
         path = Path(tmp) / "segments.npz"
         save_segments(path, segments)
-        ds = load_task(path, MITDB, "oh2018", f"fold{args.fold}", 10, 0)
+        ds = load_task(path, MITDB, "oh2018", f"fold{args.fold}", args.n_folds,
+                       args.fold_seed)
     return ds, f"records {','.join(SUBSET_RECORDS)} of {folder} (a subset)"
 
 
@@ -315,6 +317,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ucr-epochs", type=int, default=10, help="epochs per UCR unit")
     p.add_argument("--mitdb-batches", type=int, default=10, help="batches per MIT-BIH unit")
     p.add_argument("--fold", type=int, default=0)
+    p.add_argument("--n-folds", type=int, default=10, help="oh2018 folds (config training)")
+    p.add_argument("--fold-seed", type=int, default=0, help="seed of the oh2018 folds")
     p.add_argument("--lstm-units", type=int, default=8)
     p.add_argument("--cnn-units", type=int, default=20)
     p.add_argument("--seed", type=int, default=0)
