@@ -167,3 +167,40 @@ def test_tiny_timing_run_writes_its_files(tmp_path, capsys):
     assert prov["extra"]["thread_settings"]["torch_num_threads"] == 1
     last = capsys.readouterr().out.strip().splitlines()[-1]
     assert last.startswith("shuffle_ratio_torch=") and "shuffle_ratio_keras=nan" in last
+
+
+def _comparisons_frame():
+    rows = [
+        ("shuffle_torch", "lstm_fcn_noshuffle/torch", "lstm_fcn/torch", "torch", 0.05, 0.05),
+        ("gru_over_lstm_torch", "cnn_gru/torch", "cnn_lstm/torch", "torch", 5.0, 3.0),
+        ("keras_over_torch_cnn_gru", "cnn_gru/keras", "cnn_gru/torch", "keras/torch", 6.0, 5.0),
+    ]
+    return pd.DataFrame([{
+        "comparison": c, "numerator": n, "denominator": d, "framework": f, "threads": 1,
+        "median_num_s": a, "median_den_s": b, "iqr_num_s": 0.1 * a, "iqr_den_s": 0.1 * b,
+        "ratio": a / b, "ratio_low": a / b - 0.1, "ratio_high": a / b + 0.1,
+        "rounds_kept": 20, "rounds_rejected": 0, "kernel_num": "kn", "kernel_den": "kd",
+    } for c, n, d, f, a, b in rows], columns=tc.COMPARISON_COLUMNS)
+
+
+def test_aggregate_tables_and_figure(tmp_path):
+    from ecgrepro.aggregate import timing as at
+
+    assert at.COLUMNS == tc.COMPARISON_COLUMNS  # the aggregate reads what the step writes
+    path = tmp_path / "comparisons.csv"
+    _comparisons_frame().to_csv(path, index=False)
+    frame = at.read_comparisons(path)
+    arms = at.arm_table(frame)
+    assert sorted(arms["arm"]) == ["cnn_gru/keras", "cnn_gru/torch", "cnn_lstm/torch",
+                                   "lstm_fcn/torch", "lstm_fcn_noshuffle/torch"]
+    gru = arms.set_index("arm").loc["cnn_gru/torch"]
+    assert (gru.model, gru.framework, gru.median_s) == ("cnn_gru", "torch", 5.0)
+    table = at.comparison_table(frame)
+    assert table.loc[1, "ratio"] == "1.67" and table.loc[1, "95% interval"] == "[1.57, 1.77]"
+    at.plot_time_per_epoch(frame, tmp_path / "t.png", tmp_path / "t.pdf")
+    assert (tmp_path / "t.png").stat().st_size > 0 and (tmp_path / "t.pdf").is_file()
+    frame.drop(columns="kernel_den").to_csv(path, index=False)
+    from ecgrepro.errors import EcgreproError
+
+    with pytest.raises(EcgreproError, match="kernel_den"):
+        at.read_comparisons(path)
