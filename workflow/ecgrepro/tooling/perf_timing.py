@@ -291,6 +291,9 @@ def report_lines(table) -> list[str]:
             f"{_fmt(row.iqr_den_s)}) = {_fmt(row.ratio)} [95% {_fmt(row.ratio_low)}, "
             f"{_fmt(row.ratio_high)}]; rounds kept {row.rounds_kept}, rejected "
             f"{row.rounds_rejected}")
+        if row.rounds_kept == 0:
+            lines.append("    every round rejected (wall time > CPU time + 10%: the machine "
+                         "was busy); rounds.csv holds them all")
         if row.kernel_num or row.kernel_den:
             lines.append(f"    kernels: {row.kernel_num} | {row.kernel_den}")
     ratio = dict(zip(table["comparison"], table["ratio"]))
