@@ -1,6 +1,7 @@
 """The timing step: round rejection, statistics, the comparisons table, a tiny run."""
 
 import math
+import re
 
 import numpy as np
 import pandas as pd
@@ -204,3 +205,34 @@ def test_aggregate_tables_and_figure(tmp_path):
 
     with pytest.raises(EcgreproError, match="kernel_den"):
         at.read_comparisons(path)
+
+
+def test_timing_rule_holds_every_core_and_passes_the_config(tmp_path):
+    from test_workflow import snakemake
+
+    (tmp_path / "timing.yaml").write_text("timing: {threads: 2, rounds: 7}\n")
+    result = snakemake("-n", "-p", "timing", "--cores", "3", "--configfile",
+                       str(tmp_path / "timing.yaml"), cwd=tmp_path)
+    block = result.stdout.split("rule timing:", 1)[1]
+    assert re.search(r"threads: 3\b", block)  # all cores: nothing runs beside it
+    cmd = block.split("python -m ecgrepro.perf timing", 1)[1].splitlines()[0]
+    assert "--threads 2" in cmd and "--rounds 7" in cmd and "--ucr-epochs 10" in cmd
+    assert "--out results/timing" in cmd and "OMP_NUM_THREADS=2" in block
+
+
+def test_invalid_timing_config_names_the_key(tmp_path):
+    from test_workflow import snakemake
+
+    (tmp_path / "timing.yaml").write_text("timing: {rounds: 1}\n")
+    result = snakemake("-n", "timing", "--configfile", str(tmp_path / "timing.yaml"),
+                       cwd=tmp_path, check=False)
+    assert result.returncode != 0 and "rounds" in result.stdout + result.stderr
+
+
+def test_slurm_profile_gives_timing_a_node_of_its_own():
+    import yaml
+
+    from conftest import REPO
+
+    profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
+    assert "--exclusive" in profile["set-resources"]["timing"]["slurm_extra"]
