@@ -216,7 +216,7 @@ def test_timing_rule_holds_every_core_and_passes_the_config(tmp_path):
     block = result.stdout.split("rule timing:", 1)[1]
     assert re.search(r"threads: 3\b", block)  # all cores: nothing runs beside it
     cmd = block.split("python -m ecgrepro.perf timing", 1)[1].splitlines()[0]
-    assert "--threads 2" in cmd and "--rounds 7" in cmd and "--ucr-epochs 10" in cmd
+    assert "--threads 2" in cmd and "--rounds 7" in cmd and "--ucr-epochs 20" in cmd
     assert "--out results/timing" in cmd and "OMP_NUM_THREADS=2" in block
 
 
