@@ -236,3 +236,38 @@ def test_slurm_profile_gives_timing_a_node_of_its_own():
 
     profile = yaml.safe_load((REPO / "profiles" / "slurm" / "config.yaml").read_text())
     assert "--exclusive" in profile["set-resources"]["timing"]["slurm_extra"]
+
+
+def test_cnn_rnn_flops_match_torchs_counter_outside_the_rnn():
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    from ecgrepro.models.cnn_rnn import CNNRNNArch
+    from ecgrepro.models.cnn_rnn_torch import CNNRNN
+    from ecgrepro.tooling.perf_cnn_rnn import cnn_rnn_flops
+
+    arch = CNNRNNArch.test_params(cell="lstm")
+    net = CNNRNN(arch)
+    x = torch.randn(8, 1, arch.length)
+    with FlopCounterMode(display=False) as fc:
+        net(x).sum().backward()
+    counts = cnn_rnn_flops(arch, 8)
+    # The counter sees convolutions and dense layers, not the fused LSTM kernel.
+    assert fc.get_total_flops() == counts["total"] - counts["rnn"]
+    gru = cnn_rnn_flops(CNNRNNArch.test_params(cell="gru"), 8)
+    assert gru["rnn"] * 4 == counts["rnn"] * 3  # 3 gates instead of 4
+
+
+def test_tiny_cnn_rnn_benchmark_run(tmp_path, capsys):
+    pytest.importorskip("torch")
+    pytest.importorskip("tensorflow")
+    from ecgrepro.tooling import perf_cnn_rnn
+
+    _, seg = _tiny_data(tmp_path)
+    rc = perf_cnn_rnn.main(["--segments-npz", str(seg), "--no-keras", "--rounds", "2",
+                            "--batches", "1", "--gemm-size", "64", "--reference-gru"])
+    assert rc == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert any("cnn_gru_torch_torchgru" in line for line in out)
+    assert re.fullmatch(r"cnn_lstm_torch_epoch_s=\d+\.\d+ cnn_gru_torch_epoch_s=\d+\.\d+ "
+                        r"cnn_lstm_keras_epoch_s=nan cnn_gru_keras_epoch_s=nan", out[-1])
