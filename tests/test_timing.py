@@ -118,7 +118,8 @@ def test_report_ends_with_the_parsable_line():
             "ratio_high": ratio + 0.1, "median_num_s": 1.0, "median_den_s": 1.0,
             "iqr_num_s": 0.1, "iqr_den_s": 0.1, "rounds_kept": 4, "rounds_rejected": 0})
     lines = report_lines(pd.DataFrame(rows))
-    assert lines[-1] == "shuffle_ratio_torch=0.970 shuffle_ratio_keras=1.210 gru_over_lstm_torch=1.600"
+    assert lines[-1] == ("shuffle_ratio_torch=0.970 shuffle_ratio_keras=1.210 "
+                         "gru_over_lstm_torch=1.600")
 
 
 def _tiny_data(tmp_path):

@@ -8,8 +8,9 @@ one process, warmed up, alternated in rounds of ``--batches`` batches; an epoch 
 median seconds per batch times the fold's batches per epoch (extrapolated from the
 timed batches, as printed). Rounds are judged as in the timing step
 (:mod:`ecgrepro.tooling.timing_core`); when fewer than half of an arm's rounds pass, its
-median CPU time stands in for the wall time (said beside the number). ``--reference-gru`` adds an arm with torch's own GRU kernel
-(the per-step loop of aten/native/RNN.cpp) for a before/after comparison of
+median CPU time stands in for the wall time (said beside the number).
+``--reference-gru`` adds an arm with torch's own GRU kernel (the per-step loop of
+aten/native/RNN.cpp) for a before/after comparison of
 :class:`ecgrepro.models.cnn_rnn_torch.GRURecurrence`.
 
 Ends with ``cnn_lstm_torch_epoch_s=<a> cnn_gru_torch_epoch_s=<b>
@@ -90,7 +91,7 @@ def load_fold(args):
 
 def run(args, log=print) -> dict:
     from ecgrepro.models.cnn_rnn import CNNRNNArch
-    from ecgrepro.tooling.perf_timing import _adapter, _batch_unit, pin_threads
+    from ecgrepro.tooling.perf_timing import batch_unit, make_adapter, pin_threads
     from ecgrepro.training.loop import prepare_run
 
     pin_threads(args.threads)
@@ -111,12 +112,12 @@ def run(args, log=print) -> dict:
         for framework, reference in variants:
             if framework == "keras" and args.no_keras:
                 continue
-            adapter, _ = _adapter(framework, arch, protocol, inputs.loss,
+            adapter, _ = make_adapter(framework, arch, protocol, inputs.loss,
                                   seeds["framework_seed"], args.threads)
             name = f"cnn_{cell}_{framework}" + ("_torchgru" if reference else "")
             if reference:
                 adapter.model.rnn.cpu_recurrence = False
-            arms[name] = _batch_unit(adapter, inputs, batch, args.batches, seeds["shuffle_seed"])
+            arms[name] = batch_unit(adapter, inputs, batch, args.batches, seeds["shuffle_seed"])
     size = args.gemm_size
     ga, gb = torch.randn(size, size), torch.randn(size, size)
     gemm_calls = 5

@@ -58,14 +58,21 @@ def load_ucr_data(args):
         from ecgrepro.data.ucr import load_prepared
 
         return load_prepared(args.ucr_npz)
-    from ecgrepro.perf import load_ucr
+    from ecgrepro.data.ucr import load_splits
 
-    return load_ucr(args.dataset, args.data_mirror)
+    folder = Path(args.data_mirror or "resources/data") / "ucr" / args.dataset
+    for fmt in ("tsv", "ts"):
+        train, test = (folder / f"{args.dataset}_{s}.{fmt}" for s in ("TRAIN", "TEST"))
+        if train.is_file() and test.is_file():
+            return load_splits(args.dataset, train, test)
+    raise EcgreproError(
+        f"{args.dataset}: no {args.dataset}_TRAIN/_TEST .tsv or .ts under {folder}; pass "
+        "--data-mirror DIR (DIR/ucr/<name>/...) or --ucr-npz FILE (a prepared dataset).")
 
 
 def load_mitdb_fold(args):
     """oh2018 fold ``--fold`` of prepared segments, or of a few records of the mirror."""
-    from ecgrepro.data.segments import SegmentConfig, load_segments, segment_records
+    from ecgrepro.data.segments import SegmentConfig, segment_records
     from ecgrepro.runs import MITDB, load_task
 
     if args.segments_npz:
@@ -93,7 +100,8 @@ def load_mitdb_fold(args):
 
 # --- arms -------------------------------------------------------------------------------
 
-def _adapter(framework, arch, protocol, loss, seed, threads):
+def make_adapter(framework, arch, protocol, loss, seed, threads):
+    """The training loop's adapter for ``framework`` on the CPU: (adapter, flags)."""
     if framework == "torch":
         from ecgrepro.training import torch_fit
 
@@ -104,7 +112,7 @@ def _adapter(framework, arch, protocol, loss, seed, threads):
     return keras_fit.make_adapter(arch, protocol, loss, seed, "cpu", threads)
 
 
-def _epoch_unit(adapter, inputs, batch, epochs, seed):
+def epoch_unit(adapter, inputs, batch, epochs, seed):
     """``epochs`` epochs of reshuffled batches: the loop's epoch body, no evaluation."""
     rng = np.random.default_rng(seed)
     n = len(inputs.y_train)
@@ -118,7 +126,7 @@ def _epoch_unit(adapter, inputs, batch, epochs, seed):
     return unit
 
 
-def _batch_unit(adapter, inputs, batch, batches, seed):
+def batch_unit(adapter, inputs, batch, batches, seed):
     """``batches`` consecutive batches of a seeded permutation of the training part."""
     order = np.random.default_rng(seed).permutation(len(inputs.y_train))
     state = {"pos": 0}
@@ -177,10 +185,10 @@ def build_arms(args, log=print):
             arch = replace(base, shuffle=shuffle)
             protocol, inputs, seeds = prepare_run(ds, arch, "karim2018", args.seed)
             for f in frameworks:
-                adapter, flags = _adapter(f, arch, protocol, inputs.loss,
+                adapter, _ = make_adapter(f, arch, protocol, inputs.loss,
                                           seeds["framework_seed"], args.threads)
                 name = f"{model}/{f}"
-                arms[name] = _epoch_unit(adapter, inputs, protocol.batch_size,
+                arms[name] = epoch_unit(adapter, inputs, protocol.batch_size,
                                          args.ucr_epochs, seeds["shuffle_seed"])
                 scales[name] = 1.0 / args.ucr_epochs
                 kernels[name] = torch_kernels(arms[name]) if f == "torch" else keras_kernel(adapter)
@@ -194,10 +202,10 @@ def build_arms(args, log=print):
             protocol, inputs, seeds = prepare_run(ds, arch, "oh2018", args.seed)
             per_epoch = math.ceil(len(inputs.y_train) / protocol.batch_size)
             for f in frameworks:
-                adapter, flags = _adapter(f, arch, protocol, inputs.loss,
+                adapter, _ = make_adapter(f, arch, protocol, inputs.loss,
                                           seeds["framework_seed"], args.threads)
                 name = f"cnn_{cell}/{f}"
-                arms[name] = _batch_unit(adapter, inputs, protocol.batch_size,
+                arms[name] = batch_unit(adapter, inputs, protocol.batch_size,
                                          args.mitdb_batches, seeds["shuffle_seed"])
                 scales[name] = per_epoch / args.mitdb_batches
                 kernels[name] = torch_kernels(arms[name]) if f == "torch" else keras_kernel(adapter)

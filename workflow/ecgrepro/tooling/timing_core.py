@@ -178,6 +178,7 @@ def compare(rounds: pd.DataFrame, comparisons, threads: int, kernels: dict | Non
             "ratio": ratio, "ratio_low": low, "ratio_high": high,
             "rounds_kept": int((in_pair & rounds["kept"]).sum()),
             "rounds_rejected": int((in_pair & ~rounds["kept"]).sum()),
-            "kernel_num": kernels.get(c.numerator, ""), "kernel_den": kernels.get(c.denominator, ""),
+            "kernel_num": kernels.get(c.numerator, ""),
+            "kernel_den": kernels.get(c.denominator, ""),
         })
     return pd.DataFrame(rows, columns=COMPARISON_COLUMNS)
