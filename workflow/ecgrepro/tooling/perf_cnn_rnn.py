@@ -31,6 +31,9 @@ import numpy as np
 from ecgrepro.errors import EcgreproError
 from ecgrepro.tooling import timing_core as tc
 
+#: one line for ``python -m ecgrepro.perf --help``
+HELP = "CNN+LSTM/GRU seconds per epoch in both frameworks vs GEMM throughput"
+
 #: The slowest of the four epochs may take at most this many times the fastest.
 MAX_SPREAD = 2.0
 

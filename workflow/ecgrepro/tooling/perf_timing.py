@@ -27,6 +27,9 @@ import numpy as np
 from ecgrepro.errors import EcgreproError
 from ecgrepro.tooling import timing_core as tc
 
+#: one line for ``python -m ecgrepro.perf --help``
+HELP = "controlled timing of C5/C8 and the framework comparison (results/timing)"
+
 FRAMEWORKS = ("torch", "keras")
 #: MIT-BIH records segmented when the step prepares its own data from a mirror: few,
 #: and between them every one of Oh et al.'s five classes (N, L, R, A, V).
