@@ -201,6 +201,12 @@ def test_aggregate_tables_and_figure(tmp_path):
     assert table.loc[1, "ratio"] == "1.67" and table.loc[1, "95% interval"] == "[1.57, 1.77]"
     at.plot_time_per_epoch(frame, tmp_path / "t.png", tmp_path / "t.pdf")
     assert (tmp_path / "t.png").stat().st_size > 0 and (tmp_path / "t.pdf").is_file()
+    written = at.write_timing_outputs(tmp_path, tmp_path / "out" / "timing.csv",
+                                      tmp_path / "out" / "timing.md", tmp_path / "f.png",
+                                      tmp_path / "f.pdf")
+    assert list(pd.read_csv(tmp_path / "out" / "timing.csv").columns) == at.COLUMNS
+    assert "gru_over_lstm_torch" in (tmp_path / "out" / "timing.md").read_text()
+    assert len(written) == 3 and (tmp_path / "f.png").is_file()
     frame.drop(columns="kernel_den").to_csv(path, index=False)
     from ecgrepro.errors import EcgreproError
 

@@ -16,7 +16,7 @@ import pandas as pd
 from ecgrepro.errors import EcgreproError
 
 __all__ = ["COLUMNS", "arm_table", "comparison_table", "plot_time_per_epoch",
-           "read_comparisons"]
+           "read_comparisons", "write_timing_outputs"]
 
 #: comparisons.csv columns (contract #6; ecgrepro.tooling.timing_core.COMPARISON_COLUMNS).
 COLUMNS = [
@@ -133,3 +133,27 @@ def plot_time_per_epoch(comparisons: pd.DataFrame, png, pdf, rounds: pd.DataFram
                  "thread(s)", fontsize=9)
     fig.tight_layout()
     save(fig, png, pdf)
+
+
+def write_timing_outputs(timing_dir, table_csv, table_md, png, pdf) -> pd.DataFrame:
+    """Everything the aggregate shows of the timing step, from ``timing_dir``.
+
+    Writes the comparisons table (CSV, with every column of comparisons.csv, and a
+    Markdown view) and the time-per-epoch figure (PNG and PDF; with the kept rounds
+    when ``rounds.csv`` is there). Returns the comparisons.
+    """
+    from ecgrepro.io import replacing
+
+    timing_dir = Path(timing_dir)
+    comparisons = read_comparisons(timing_dir / "comparisons.csv")
+    rounds_path = timing_dir / "rounds.csv"
+    rounds = pd.read_csv(rounds_path) if rounds_path.is_file() else None
+    for path in (table_csv, table_md):
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+    with replacing(table_csv) as tmp:
+        comparisons.to_csv(tmp, index=False, float_format="%.6g")
+    with replacing(table_md) as tmp:
+        Path(tmp).write_text(comparison_table(comparisons).to_markdown(
+            index=False, tablefmt="pipe", disable_numparse=True) + "\n")
+    plot_time_per_epoch(comparisons, png, pdf, rounds)
+    return comparisons
