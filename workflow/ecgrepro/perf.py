@@ -16,6 +16,8 @@ BENCHMARKS = {
     "knn_scale": "ecgrepro.tooling.perf_knn_scale",
     "segments": "ecgrepro.tooling.perf_segments",
     "lstm_fcn": "ecgrepro.tooling.perf_lstm_fcn",
+    "cnn_rnn": "ecgrepro.tooling.perf_cnn_rnn",
+    "timing": "ecgrepro.tooling.perf_timing",
 }
 
 
