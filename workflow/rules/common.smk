@@ -4,10 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
-validate(config, schema="../schemas/config.schema.yaml")
-
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
@@ -18,6 +14,15 @@ shell.prefix(
     + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 sys.path.insert(0, PACKAGE_ROOT)
+
+# Types --config values as the schema says, validates (defaults filled in) and checks
+# protocols, models, UCR names, MIT-BIH records and the mirror: a wrong value stops the
+# run here, in two lines; the full validation error goes to logs/config_error.log.
+from ecgrepro.config_check import ConfigError, config_problem
+
+_problem = config_problem(config, Path(PACKAGE_ROOT) / "schemas" / "config.schema.yaml")
+if _problem:
+    raise ConfigError(_problem)
 
 # Light imports only: the package keeps frameworks out of these modules.
 from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
