@@ -29,6 +29,19 @@ def _add_retry(p: argparse.ArgumentParser) -> None:
     p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
 
 
+#: The workflow passes the mirror in this environment variable, not on the command
+#: line: a job's parameters are a Snakemake rerun trigger, and where a verified file came
+#: from must not make it (and everything downstream) be fetched again.
+MIRROR_ENV = "ECGREPRO_DATA_MIRROR"
+MIRROR_HELP = f"local directory or URL with the mirror layout (default: ${MIRROR_ENV})"
+
+
+def _env_mirror() -> str | None:
+    import os
+
+    return os.environ.get(MIRROR_ENV) or None
+
+
 def ucr_source(name: str, split: str, fmt: str, mirror: str | None, template: str) -> str:
     """Where one UCR split file comes from: the mirror, else the public archive."""
     from ecgrepro.data.fetch import join_source
@@ -50,18 +63,30 @@ def ucr_source(name: str, split: str, fmt: str, mirror: str | None, template: st
 
 
 def cmd_fetch_ucr(args) -> None:
-    from ecgrepro.data.fetch import Lock, fetch_locked
+    from ecgrepro.data.fetch import Lock, check_mirror_dir, fetch_locked
+    from ecgrepro.data.ucr import check_split, read_split
 
+    check_mirror_dir(args.mirror)
     source = ucr_source(args.name, args.split, args.format, args.mirror, args.url_template)
     relpath = f"ucr/{args.name}/{args.name}_{args.split}.{args.format}"
-    digest = fetch_locked(source, args.dest, relpath, Lock(args.lock), retry=_retry(args))
+
+    def check(tmp):  # parse and metadata, before the file is kept or locked
+        X, y = read_split(tmp, args.name, fmt=args.format)
+        if not check_split(args.name, args.split, X, y):
+            log.warning("%s is not in the package's metadata table; sizes not checked",
+                        args.name)
+
+    digest = fetch_locked(
+        source, args.dest, relpath, Lock(args.lock), retry=_retry(args), check=check
+    )
     log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
 
 
 def cmd_fetch_mitdb(args) -> None:
-    from ecgrepro.data.fetch import Lock, fetch_locked, join_source
+    from ecgrepro.data.fetch import Lock, check_mirror_dir, fetch_locked, join_source
     from ecgrepro.data.mitdb import expected_sha256, read_checksums
 
+    check_mirror_dir(args.mirror)
     base = join_source(args.mirror, "mitdb") if args.mirror else args.base_url
     source = join_source(base, args.file)
     expected = None
@@ -77,18 +102,37 @@ def cmd_fetch_mitdb(args) -> None:
 def cmd_prepare_ucr(args) -> None:
     from ecgrepro.data.fetch import Lock
     from ecgrepro.data.ucr import check_metadata, load_splits, save_prepared, summarise
+    from ecgrepro.errors import ChecksumError, DataError
 
     lock = Lock(args.lock)
     digests = {}
-    for path in (args.train, args.test):
-        relpath = f"ucr/{args.name}/{Path(path).name}"
+    relpaths = {path: f"ucr/{args.name}/{Path(path).name}" for path in (args.train, args.test)}
+    for path, relpath in relpaths.items():
         digests[Path(path).name] = lock.verify(relpath, path)
-    ds = load_splits(args.name, args.train, args.test)
-    checked = check_metadata(args.name, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    try:
+        ds = load_splits(args.name, args.train, args.test)
+        checked = check_metadata(args.name, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    except ChecksumError:
+        raise
+    except DataError as exc:
+        # The two files fail together: trust neither later. Forget the digests recorded on
+        # first use and remove the files, so a fixed source is fetched and accepted.
+        dropped = []
+        for path, relpath in relpaths.items():
+            if not lock.is_pinned(relpath) and lock.forget(relpath):
+                Path(path).unlink(missing_ok=True)
+                dropped.append(str(path))
+        if dropped:
+            raise DataError(
+                f"{exc} Removed {', '.join(dropped)} and their lines in {args.lock}: "
+                "fix the source or mirror and rerun."
+            ) from exc
+        raise
     if not checked:
         log.warning("%s is not in the package's metadata table; sizes not checked", args.name)
     summary = summarise(ds, checked) | {"sha256": digests}
-    save_prepared(ds, args.npz)
+    if not save_prepared(ds, args.npz):
+        log.info("%s holds the same arrays already; left as it is", args.npz)
     _write_json(args.summary, summary)
     log.info("%s: %s", args.name, json.dumps(summary))
 
@@ -109,7 +153,7 @@ def cmd_mitdb_summary(args) -> None:
     checksums = read_checksums(args.checksums)
     directory = Path(args.checksums).parent  # the records sit beside PhysioNet's list
     for name in record_files(records):
-        verify(directory / name, expected_sha256(checksums, name))
+        verify(directory / name, expected_sha256(checksums, name), pinned=True)
     log.info("verified %d files of %d records against PhysioNet's checksums",
              3 * len(records), len(records))
     annotations = annotation_counts(directory, records)
@@ -223,7 +267,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["tsv", "ts"])
     p.add_argument("--dest", required=True)
     p.add_argument("--lock", required=True)
-    p.add_argument("--mirror", default=None)
+    p.add_argument("--mirror", default=_env_mirror(), help=MIRROR_HELP)
     p.add_argument("--url-template", default="")
     _add_retry(p)
     p.set_defaults(func=cmd_fetch_ucr)
@@ -233,7 +277,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", required=True)
     p.add_argument("--lock", required=True)
     p.add_argument("--checksums", default=None, help="PhysioNet's SHA256SUMS.txt")
-    p.add_argument("--mirror", default=None)
+    p.add_argument("--mirror", default=_env_mirror(), help=MIRROR_HELP)
     p.add_argument("--base-url", default="https://physionet.org/files/mitdb/1.0.0")
     _add_retry(p)
     p.set_defaults(func=cmd_fetch_mitdb)

@@ -58,10 +58,9 @@ def data_mirror():
     return os.path.abspath(mirror)
 
 
-def mirror_arg():
-    """Command-line flag for the mirror, empty when data come from public sources."""
-    mirror = data_mirror()
-    return f"--mirror '{mirror}'" if mirror else ""
+# Fetch jobs read the mirror from the environment (ecgrepro.cli.MIRROR_ENV); every job,
+# local or on a cluster node, parses this file first, so it is always set.
+os.environ["ECGREPRO_DATA_MIRROR"] = data_mirror() or ""
 
 
 def retry_args():
@@ -77,13 +76,23 @@ def ucr_url_template(wildcards):
     return config["sources"]["ucr_url_template"]
 
 
-def ucr_format():
-    """Mirrors hold the archive's 2018 TSV files; the public per-dataset source, .ts."""
+def ucr_format(name=None):
+    """The format of a dataset's raw files: the one on disk, else the source's.
+
+    Mirrors hold the archive's 2018 TSV files, the public per-dataset source .ts files.
+    Both parse to the same prepared arrays, so a dataset already obtained in one format
+    keeps it when the source changes: switching data_mirror re-plans nothing.
+    """
+    if name is not None:
+        stem = f"{DATA}/ucr/{name}/{name}"
+        for fmt in ("tsv", "ts"):
+            if all(os.path.exists(f"{stem}_{s}.{fmt}") for s in ("TRAIN", "TEST")):
+                return fmt
     return "tsv" if data_mirror() else "ts"
 
 
 def ucr_split_files(wildcards):
-    fmt = ucr_format()
+    fmt = ucr_format(wildcards.name)
     stem = f"{DATA}/ucr/{wildcards.name}/{wildcards.name}"
     return {split.lower(): f"{stem}_{split}.{fmt}" for split in ("TRAIN", "TEST")}
 
@@ -183,10 +192,20 @@ def train_outputs():
     return out
 
 
+def prepared_data(path):
+    """A prepared file as input: its content, not its time, decides (ancient).
+
+    Refetching a deleted raw file reruns prepare, which leaves identical arrays byte
+    for byte as they are; without ancient() every training and k-NN job of the dataset
+    would be planned again. A prepared file that is missing is still made first.
+    """
+    return ancient(path)
+
+
 def train_data(wildcards):
     if wildcards.dataset == "mitdb":
-        return "resources/prepared/mitdb/segments.npz"
-    return f"resources/prepared/ucr/{wildcards.dataset}.npz"
+        return prepared_data("resources/prepared/mitdb/segments.npz")
+    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
 
 
 def model_json(wildcards):

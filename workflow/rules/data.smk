@@ -1,4 +1,6 @@
 # fetch and prepare: obtain the raw data, verify every byte, store arrays ready to use.
+# The mirror reaches the fetch jobs as $ECGREPRO_DATA_MIRROR (set in common.smk), not as
+# a parameter: switching between mirror and public source must not refetch verified files.
 
 
 rule fetch_ucr:
@@ -12,12 +14,11 @@ rule fetch_ucr:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         template=ucr_url_template,
         retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-ucr --name {wildcards.name} --split {wildcards.split}"
-        " --format {wildcards.fmt} --dest {output} --lock {params.lock} {params.mirror}"
+        " --format {wildcards.fmt} --dest {output} --lock {params.lock}"
         " --url-template {params.template:q} {params.retry} > {log} 2>&1"
 
 
@@ -50,12 +51,11 @@ rule fetch_mitdb_checksums:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         base_url=config["sources"]["mitdb_url"],
         retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output}"
-        " --lock {params.lock} {params.mirror} --base-url {params.base_url:q}"
+        " --lock {params.lock} --base-url {params.base_url:q}"
         " {params.retry} > {log} 2>&1"
 
 
@@ -72,13 +72,12 @@ rule fetch_mitdb_file:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         base_url=config["sources"]["mitdb_url"],
         retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record}.{wildcards.ext}"
         " --dest {output} --checksums {input.checksums} --lock {params.lock}"
-        " {params.mirror} --base-url {params.base_url:q} {params.retry} > {log} 2>&1"
+        " --base-url {params.base_url:q} {params.retry} > {log} 2>&1"
 
 
 rule mitdb_summary:
