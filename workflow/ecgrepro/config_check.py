@@ -26,6 +26,7 @@ import difflib
 import json
 import os
 import re
+import sys
 import traceback
 from functools import cache
 from importlib import resources
@@ -294,8 +295,17 @@ def check_ucr_names(names, mirror: str | None = None) -> None:
     path = local_mirror(mirror)
     if path is not None and (path / "ucr").is_dir():
         known |= {p.name for p in (path / "ucr").iterdir() if p.is_dir()}
+    remote = bool(mirror) and urlparse(mirror).scheme in ("http", "https")
     for i, name in enumerate(names):
-        if name not in known:
+        if name not in known and remote:
+            # An http mirror cannot be listed: its own datasets are checked when fetched.
+            print(
+                f"config key ucr_datasets[{i}]: {name!r} is not a UCR/UEA archive dataset"
+                f"{close_matches(name, sorted(known), cutoff=0.45)}; expecting it in the "
+                f"mirror {mirror}.",
+                file=sys.stderr,
+            )
+        elif name not in known:
             raise ConfigError(
                 f"config key ucr_datasets[{i}]: {name!r} is not a UCR/UEA archive dataset"
                 f"{close_matches(name, sorted(known), cutoff=0.45)}. Use the 2018 archive names "
