@@ -166,6 +166,7 @@ def change_one_digit(path: Path, line: int = 2, field: int = 5) -> None:
 
 SUMMARY = "results/data/ucr/Tiny/summary.json"
 KNN = "results/knn/Tiny/euclidean/accuracy.csv"
+STAMP = "resources/data/ucr/Tiny/verified.json"
 
 
 def data_args(mirror, *targets):
@@ -247,29 +248,40 @@ def test_missing_mirror_directory_is_reported_once(tmp_path, finished):
 
 @pytest.mark.slow
 def test_switching_source_and_refetching_plan_nothing_downstream(tmp_path, finished):
-    """Same data, same plan: leaving out data_mirror, or refetching a deleted raw file."""
+    """Same data, same plan: leaving out data_mirror, or refetching a corrupt raw file."""
     mirror = tmp_path / "mirror"
     tiny_mirror(mirror)
-    first = snakemake(*data_args(mirror, SUMMARY, KNN), cwd=tmp_path)
+    first = snakemake(*data_args(mirror, SUMMARY, STAMP, KNN), cwd=tmp_path)
     assert first.returncode == 0, first.stderr
     knn = tmp_path / KNN
     npz = tmp_path / "resources/prepared/ucr/Tiny.npz"
     knn_time, npz_bytes = knn.stat().st_mtime_ns, npz.read_bytes()
 
     # data_mirror left out: a public-source run would use .ts files; nothing is planned.
-    no_mirror = ("--cores", "1", SUMMARY, KNN, "--config", "ucr_datasets=['Tiny']",
+    no_mirror = ("--cores", "1", SUMMARY, STAMP, KNN, "--config", "ucr_datasets=['Tiny']",
                  'knn={"variants":["euclidean"],"ks":[1]}')
     plan = snakemake("-n", *no_mirror, cwd=tmp_path)
     assert plan.returncode == 0, plan.stderr
     assert job_counts(plan.stdout) == {}, plan.stdout
 
-    # One raw file deleted (README's advice after a mismatch): fetched and prepared again,
-    # the identical prepared file is left as it was, and no k-NN job runs again.
-    (tmp_path / "resources/data/ucr/Tiny/Tiny_TEST.tsv").unlink()
-    redone = snakemake(*data_args(mirror, SUMMARY, KNN), cwd=tmp_path)
+    # A raw file corrupted after it was obtained: the mismatch stops the run, and the
+    # prepared arrays and the k-NN results made from them stay.
+    raw = tmp_path / "resources/data/ucr/Tiny/Tiny_TEST.tsv"
+    data = bytearray(raw.read_bytes())
+    data[5] ^= 0x01
+    raw.write_bytes(bytes(data))
+    bad = snakemake(*data_args(mirror, SUMMARY, STAMP, KNN), cwd=tmp_path)
+    text = bad.stdout + bad.stderr
+    assert bad.returncode != 0 and f"Delete {raw.relative_to(tmp_path)} and rerun" in text
+    assert npz.read_bytes() == npz_bytes and knn.stat().st_mtime_ns == knn_time
+
+    # The README's advice: delete it and rerun. Fetched, verified and prepared again; the
+    # identical prepared file is left as it was, and no k-NN job runs again.
+    raw.unlink()
+    redone = snakemake(*data_args(mirror, SUMMARY, STAMP, KNN), cwd=tmp_path)
     assert redone.returncode == 0, redone.stderr
-    assert job_counts(redone.stdout + redone.stderr) == {"fetch_ucr": 1, "prepare_ucr": 1}
+    counts = job_counts(redone.stdout + redone.stderr)
+    assert counts == {"fetch_ucr": 1, "verify_ucr": 1, "prepare_ucr": 1}
     assert knn.stat().st_mtime_ns == knn_time and npz.read_bytes() == npz_bytes
-    summary = json.loads((tmp_path / SUMMARY).read_text())
-    assert summary["test_size"] == 9
+    assert json.loads((tmp_path / SUMMARY).read_text())["test_size"] == 9
     assert finished.is_file()

@@ -99,9 +99,15 @@ def cmd_fetch_mitdb(args) -> None:
     log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
 
 
-def cmd_prepare_ucr(args) -> None:
+def _verified_ucr(args):
+    """Both splits verified against the lock, parsed and checked: (dataset, checked, digests).
+
+    A dataset whose files fail together (cross-split checks) is trusted no longer: the
+    digests recorded on first use are forgotten and the files removed, so the fixed
+    source is fetched and accepted.
+    """
     from ecgrepro.data.fetch import Lock
-    from ecgrepro.data.ucr import check_metadata, load_splits, save_prepared, summarise
+    from ecgrepro.data.ucr import check_metadata, load_splits
     from ecgrepro.errors import ChecksumError, DataError
 
     lock = Lock(args.lock)
@@ -115,8 +121,6 @@ def cmd_prepare_ucr(args) -> None:
     except ChecksumError:
         raise
     except DataError as exc:
-        # The two files fail together: trust neither later. Forget the digests recorded on
-        # first use and remove the files, so a fixed source is fetched and accepted.
         dropped = []
         for path, relpath in relpaths.items():
             if not lock.is_pinned(relpath) and lock.forget(relpath):
@@ -130,6 +134,18 @@ def cmd_prepare_ucr(args) -> None:
         raise
     if not checked:
         log.warning("%s is not in the package's metadata table; sizes not checked", args.name)
+    return ds, checked, digests
+
+
+def cmd_verify_ucr(args) -> None:
+    _, checked, digests = _verified_ucr(args)
+    _write_json(args.out, {"name": args.name, "sha256": digests, "metadata_checked": checked})
+
+
+def cmd_prepare_ucr(args) -> None:
+    from ecgrepro.data.ucr import save_prepared, summarise
+
+    ds, checked, digests = _verified_ucr(args)
     summary = summarise(ds, checked) | {"sha256": digests}
     if not save_prepared(ds, args.npz):
         log.info("%s holds the same arrays already; left as it is", args.npz)
@@ -290,6 +306,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", required=True)
     p.add_argument("--summary", required=True)
     p.set_defaults(func=cmd_prepare_ucr)
+
+    p = sub.add_parser("verify-ucr", help="verify, parse and check a UCR dataset's raw files")
+    p.add_argument("--name", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--lock", required=True)
+    p.add_argument("--out", required=True, help="JSON stamp: digests of the verified files")
+    p.set_defaults(func=cmd_verify_ucr)
 
     p = sub.add_parser("mitdb-summary", help="verify MIT-BIH records and count beats")
     p.add_argument("--checksums", required=True, help="SHA256SUMS.txt beside the records")

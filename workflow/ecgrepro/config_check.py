@@ -289,12 +289,12 @@ def check_mirror(mirror: str | None) -> None:
         )
 
 
-def check_ucr_names(names, mirror: str | None = None) -> None:
-    """Every name must be a UCR/UEA archive dataset (or a dataset in a local mirror)."""
+def check_ucr_names(names, mirror: str | None = None, data_dir="resources/data") -> None:
+    """Every name must be a UCR/UEA archive dataset, in a local mirror or obtained already."""
     known = set(ucr_names())
-    path = local_mirror(mirror)
-    if path is not None and (path / "ucr").is_dir():
-        known |= {p.name for p in (path / "ucr").iterdir() if p.is_dir()}
+    for root in (local_mirror(mirror), Path(data_dir)):
+        if root is not None and (root / "ucr").is_dir():
+            known |= {p.name for p in (root / "ucr").iterdir() if p.is_dir()}
     remote = bool(mirror) and urlparse(mirror).scheme in ("http", "https")
     for i, name in enumerate(names):
         if name not in known and remote:

@@ -111,7 +111,11 @@ def mitdb_record_files(wildcards=None):
 
 
 def data_outputs():
-    return expand("results/data/ucr/{name}/summary.json", name=config["ucr_datasets"]) + [
+    """Summaries, and the verification stamps: a raw file deleted after a mismatch is
+    fetched and verified again by `snakemake data` or `all`, and nothing else reruns."""
+    names = config["ucr_datasets"]
+    return expand("results/data/ucr/{name}/summary.json", name=names) + [
+        *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
         "results/data/mitdb/beat_counts.csv",
         "results/data/mitdb/records.csv",
     ]

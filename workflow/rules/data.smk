@@ -22,9 +22,28 @@ rule fetch_ucr:
         " --url-template {params.template:q} {params.retry} > {log} 2>&1"
 
 
+# Verification is its own job: when a raw file fails, only this stamp is removed (a
+# failed job loses its outputs), never the prepared arrays that the runs were made from.
+rule verify_ucr:
+    input:
+        unpack(ucr_split_files),
+    output:
+        f"{DATA}/ucr/{{name}}/verified.json",
+    log:
+        "logs/data/verify_ucr/{name}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        lock=DATA_LOCK,
+    shell:
+        "python -m ecgrepro.cli verify-ucr --name {wildcards.name} --train {input.train}"
+        " --test {input.test} --lock {params.lock} --out {output} > {log} 2>&1"
+
+
 rule prepare_ucr:
     input:
         unpack(ucr_split_files),
+        verified=f"{DATA}/ucr/{{name}}/verified.json",
     output:
         npz="resources/prepared/ucr/{name}.npz",
         summary="results/data/ucr/{name}/summary.json",

@@ -232,8 +232,8 @@ def mismatch_message(
             )
         return (
             f"{head} The file differs from the published one (digest pinned in the "
-            f"package or the source's checksum list). Delete {what} and rerun to fetch "
-            "it again; if it came from a mirror, fix the mirror's copy first."
+            f"package or the source's checksum list). Delete {what} and rerun (snakemake "
+            "data) to fetch it again; if it came from a mirror, fix the mirror's copy first."
         )
     lock = lock or "resources/data/sha256.lock"
     if source:
@@ -246,7 +246,8 @@ def mismatch_message(
         )
     return (
         f"{head} The file was changed after it was obtained (digest recorded in "
-        f"{lock}). Delete {what} and rerun: only this file is fetched again."
+        f"{lock}). Delete {what} and rerun (snakemake data): only this file is fetched "
+        "again, and nothing made from it reruns."
     )
 
 
