@@ -63,6 +63,10 @@ def data_mirror():
 os.environ["ECGREPRO_DATA_MIRROR"] = data_mirror() or ""
 
 
+envvars:
+    "ECGREPRO_DATA_MIRROR",
+
+
 def retry_args():
     d = config["download"]
     return (
