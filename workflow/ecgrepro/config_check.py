@@ -411,6 +411,20 @@ def _check_models_fallback(models: dict, experiments: list) -> None:
             ) from None
 
 
+def _coerce_models(models: dict) -> None:
+    """Type ``--config`` strings in model settings by the architecture fields' annotations."""
+    import importlib
+
+    for settings in models.values():
+        if settings.get("family") not in _FAMILIES:
+            continue
+        module, cls_name, _ = _FAMILIES[settings["family"]]
+        fields = {f.name: f for f in dataclasses.fields(getattr(importlib.import_module(module), cls_name))}
+        for key in settings:
+            if key in fields:
+                settings[key] = _coerce_by_annotation(settings[key], str(fields[key].type))
+
+
 def check_models(models: dict, experiments: list) -> None:
     """Experiments name configured models; settings fit their family."""
     for i, exp in enumerate(experiments):
@@ -429,7 +443,7 @@ def check_models(models: dict, experiments: list) -> None:
     if registry_check is None:
         _check_models_fallback(models, experiments)
         return
-    # The registry's own checks first, with types coerced as the fallback does.
+    _coerce_models(models)
     try:
         registry_check(models, experiments)
     except EcgreproError as exc:
