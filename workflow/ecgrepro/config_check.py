@@ -200,8 +200,7 @@ def format_validation_error(error) -> str:
 
     if error.context:  # oneOf/anyOf: the branch that got furthest says most
         error = best_match(error.context) or error
-    key = _key(error.absolute_path)
-    where = f"config key {key}"
+    where = f"config key {_key(error.absolute_path)}" if error.absolute_path else "config"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
         extra = [k for k in error.instance if k not in allowed]
@@ -397,7 +396,7 @@ def _check_models_fallback(models: dict, experiments: list) -> None:
             if key in sizes or key not in fields:
                 allowed = [k for k in fields if k not in sizes]
                 raise ConfigError(
-                    f"config key models.{name}.{key}: not a setting of a {family} model"
+                    f"config key models.{name}.{key}: not a setting of model family {family}"
                     f"{close_matches(key, allowed)}. Settings: {', '.join(allowed)}."
                 )
             if key != "family":
