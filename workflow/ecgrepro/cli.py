@@ -23,10 +23,28 @@ def _retry(args):
     return RetryPolicy(args.attempts, args.backoff, args.timeout)
 
 
+#: The workflow passes config key download: as JSON in this variable (see MIRROR_ENV).
+DOWNLOAD_ENV = "ECGREPRO_DOWNLOAD"
+
+
+def _download_defaults() -> dict:
+    import os
+
+    d = json.loads(os.environ.get(DOWNLOAD_ENV) or "{}")
+    return {
+        "attempts": int(d.get("attempts", 4)),
+        "backoff": float(d.get("backoff_seconds", 2.0)),
+        "timeout": float(d.get("timeout_seconds", 60.0)),
+    }
+
+
 def _add_retry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--attempts", type=int, default=4)
-    p.add_argument("--backoff", type=float, default=2.0, help="first wait, seconds; doubles")
-    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
+    d = _download_defaults()
+    p.add_argument("--attempts", type=int, default=d["attempts"])
+    p.add_argument("--backoff", type=float, default=d["backoff"],
+                   help="first wait, seconds; doubles")
+    p.add_argument("--timeout", type=float, default=d["timeout"],
+                   help="per-request timeout, seconds")
 
 
 #: The workflow passes the mirror in this environment variable, not on the command

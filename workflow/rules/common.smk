@@ -67,12 +67,13 @@ envvars:
     "ECGREPRO_DATA_MIRROR",
 
 
-def retry_args():
-    d = config["download"]
-    return (
-        f"--attempts {d['attempts']} --backoff {d['backoff_seconds']} "
-        f"--timeout {d['timeout_seconds']}"
-    )
+# Download settings likewise (ecgrepro.cli.DOWNLOAD_ENV): not a rerun trigger.
+_DOWNLOAD = json.dumps(config["download"])
+os.environ["ECGREPRO_DOWNLOAD"] = _DOWNLOAD
+
+
+envvars:
+    "ECGREPRO_DOWNLOAD",
 
 
 def ucr_url_template(wildcards):

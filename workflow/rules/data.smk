@@ -1,6 +1,8 @@
 # fetch and prepare: obtain the raw data, verify every byte, store arrays ready to use.
-# The mirror reaches the fetch jobs as $ECGREPRO_DATA_MIRROR (set in common.smk), not as
-# a parameter: switching between mirror and public source must not refetch verified files.
+# The mirror and the download settings reach the fetch jobs through the environment
+# ($ECGREPRO_DATA_MIRROR, $ECGREPRO_DOWNLOAD, set in common.smk), not as parameters (a
+# rerun trigger): where and how patiently a verified file was obtained must not make it,
+# and everything made from it, be fetched again.
 
 
 rule fetch_ucr:
@@ -15,11 +17,10 @@ rule fetch_ucr:
     params:
         lock=DATA_LOCK,
         template=ucr_url_template,
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-ucr --name {wildcards.name} --split {wildcards.split}"
         " --format {wildcards.fmt} --dest {output} --lock {params.lock}"
-        " --url-template {params.template:q} {params.retry} > {log} 2>&1"
+        " --url-template {params.template:q} > {log} 2>&1"
 
 
 # Verification is its own job: when a raw file fails, only this stamp is removed (a
@@ -71,11 +72,10 @@ rule fetch_mitdb_checksums:
     params:
         lock=DATA_LOCK,
         base_url=config["sources"]["mitdb_url"],
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output}"
         " --lock {params.lock} --base-url {params.base_url:q}"
-        " {params.retry} > {log} 2>&1"
+        " > {log} 2>&1"
 
 
 rule fetch_mitdb_file:
@@ -92,11 +92,10 @@ rule fetch_mitdb_file:
     params:
         lock=DATA_LOCK,
         base_url=config["sources"]["mitdb_url"],
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record}.{wildcards.ext}"
         " --dest {output} --checksums {input.checksums} --lock {params.lock}"
-        " --base-url {params.base_url:q} {params.retry} > {log} 2>&1"
+        " --base-url {params.base_url:q} > {log} 2>&1"
 
 
 rule mitdb_summary:
