@@ -165,3 +165,12 @@ def test_identical_prepared_file_is_not_rewritten(tmp_path):
     path.write_bytes(before[:100])  # truncated: written anew
     assert save_prepared(ds, path) is True
     np.testing.assert_array_equal(load_prepared(path).X_train, ds.X_train)
+
+
+def test_package_name_list_is_aeons_archive_list():
+    """ucr_names.csv (parse-time name check) is aeon's list; regenerate it when aeon adds names."""
+    tsc = pytest.importorskip("aeon.datasets.tsc_datasets")
+    from ecgrepro.config_check import ucr_names
+    from ecgrepro.data.ucr import metadata_table
+
+    assert set(tsc.tsc_zenodo) | set(metadata_table()) == set(ucr_names())
