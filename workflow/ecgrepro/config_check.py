@@ -198,8 +198,13 @@ def format_validation_error(error) -> str:
     """One or two lines from a jsonschema ``ValidationError``."""
     from jsonschema.exceptions import best_match
 
+    described = None
     if error.context:  # oneOf/anyOf: the branch that got furthest says most
-        error = best_match(error.context) or error
+        if error.instance is not None and not isinstance(error.instance, (dict, list)):
+            described = error.schema.get("description")  # a scalar fits no branch
+        # the branch of the value's own type: a list failing in an item, not "const: all"
+        deeper = [e for e in error.context if e.validator not in ("const", "type", "enum")]
+        error = best_match(deeper or error.context) or error
     where = f"config key {_key(error.absolute_path)}" if error.absolute_path else "config"
     if error.validator == "additionalProperties":
         allowed = sorted(error.schema.get("properties", {}))
@@ -230,7 +235,8 @@ def format_validation_error(error) -> str:
     if error.validator == "pattern" and isinstance(error.instance, str):
         words = re.findall(r"[A-Za-z][\w-]+", error.validator_value)
         hint = close_matches(error.instance, words)
-    return f"{where}: {_show(error.instance)} is not allowed{hint}. Allowed: {_allowed(error.schema)}."
+    allowed = described or _allowed(error.schema)
+    return f"{where}: {_show(error.instance)} is not allowed{hint}. Allowed: {allowed}."
 
 
 
