@@ -108,9 +108,51 @@ def test_lock_records_first_digest_and_enforces_it(http_server, tmp_path):
     # The source changes: the lock refuses the new bytes.
     routes["/a"] = [(200, BODY + b"changed", None)]
     (tmp_path / "a.tsv").unlink()
-    with pytest.raises(ChecksumError, match="lock file"):
+    with pytest.raises(ChecksumError, match="remove the line of ucr/A/A_TRAIN.tsv"):
         fetch_locked(f"{base}/a", tmp_path / "a.tsv", "ucr/A/A_TRAIN.tsv", lock)
     assert not (tmp_path / "a.tsv").exists()
+
+
+def test_a_file_that_fails_its_check_is_neither_kept_nor_locked(http_server, tmp_path):
+    from ecgrepro.errors import DataError
+
+    base, routes, _ = http_server
+    routes["/a"] = [(200, BODY, None)]
+    lock = Lock(tmp_path / "sha256.lock")
+
+    def reject(path):
+        raise DataError("does not parse")
+
+    with pytest.raises(DataError, match="does not parse"):
+        fetch_locked(f"{base}/a", tmp_path / "a.tsv", "ucr/A/A_TRAIN.tsv", lock, check=reject)
+    assert lock.expected("ucr/A/A_TRAIN.tsv") is None
+    assert not (tmp_path / "a.tsv").exists() and no_partials(tmp_path)
+    # The source is fixed (here: the check passes): the file is accepted and recorded.
+    fetch_locked(f"{base}/a", tmp_path / "a.tsv", "ucr/A/A_TRAIN.tsv", lock, check=lambda p: None)
+    assert lock.expected("ucr/A/A_TRAIN.tsv") == DIGEST
+
+
+def test_pinned_digest_advice_is_to_fix_the_file_not_the_lock(http_server, tmp_path):
+    base, routes, _ = http_server
+    routes["/SHA256SUMS.txt"] = [(200, BODY, None)]
+    lock = Lock(tmp_path / "sha256.lock")
+    with pytest.raises(ChecksumError) as err:
+        fetch_locked(f"{base}/SHA256SUMS.txt", tmp_path / "S.txt", "mitdb/SHA256SUMS.txt", lock)
+    assert "differs from the published file" in str(err.value)
+    assert "remove" not in str(err.value) and "lock" not in str(err.value)
+    path = tmp_path / "S.txt"
+    path.write_bytes(BODY)
+    with pytest.raises(ChecksumError) as err:
+        lock.verify("mitdb/SHA256SUMS.txt", path)
+    assert f"Delete {path} and rerun" in str(err.value) and "published" in str(err.value)
+
+
+def test_forget_removes_only_that_line(tmp_path):
+    lock = Lock(tmp_path / "sha256.lock")
+    lock.record("ucr/A/A_TRAIN.tsv", DIGEST, 1, "x")
+    lock.record("ucr/A/A_TEST.tsv", DIGEST, 1, "x")
+    assert lock.forget("ucr/A/A_TRAIN.tsv") and not lock.forget("ucr/A/A_TRAIN.tsv")
+    assert set(lock.entries()) == {"ucr/A/A_TEST.tsv"}
 
 
 def test_flipped_byte_is_detected(tmp_path):

@@ -113,3 +113,64 @@ def test_real_twoleadecg_matches_metadata(shared_data):
     )
     assert check_metadata("TwoLeadECG", ds.X_train, ds.y_train, ds.X_test, ds.y_test)
     assert summarise(ds, True)["test_class_counts"] == {"1": 569, "2": 570}
+
+
+def test_split_checked_on_its_own_against_metadata():
+    from ecgrepro.data.ucr import check_split
+
+    X, y, _, _ = tiny_dataset(n_train=22, n_test=1, length=82)
+    with pytest.raises(DataError, match=r"TwoLeadECG TRAIN .*train_size is 22, expected 23"):
+        check_split("TwoLeadECG", "TRAIN", X, np.array(y))
+    X, y, _, _ = tiny_dataset(n_train=23, n_test=1, length=82)
+    assert check_split("TwoLeadECG", "TRAIN", X, np.array(y)) is True
+    assert check_split("NotInTable", "TRAIN", X, np.array(y)) is False
+
+
+def test_one_changed_digit_in_a_z_normalised_split_is_caught(tmp_path):
+    from ecgrepro.data.ucr import check_split
+
+    X, y, _, _ = tiny_dataset(n_train=23, n_test=1, length=82)
+    path = write_ucr_tsv(tmp_path / "TwoLeadECG_TRAIN.tsv", X, y)
+    X, y = read_split(path)
+    check_split("TwoLeadECG", "TRAIN", X, y)  # 8 significant digits: passes
+    lines = path.read_text().splitlines()
+    fields = lines[4].split("\t")
+    value = fields[10]
+    digit = next(i for i, c in enumerate(value) if c.isdigit() and c != "0")
+    fields[10] = value[:digit] + str((int(value[digit]) + 1) % 10) + value[digit + 1:]
+    lines[4] = "\t".join(fields)
+    path.write_text("\n".join(lines) + "\n")
+    X, y = read_split(path)
+    with pytest.raises(DataError, match=r"series 5 .*not z-normalised.*changed"):
+        check_split("TwoLeadECG", "TRAIN", X, y)
+    # A split that is not z-normalised is not judged this way.
+    check_split("Other", "TRAIN", X * 3 + 1, y)
+
+
+def test_identical_prepared_file_is_not_rewritten(tmp_path):
+    Xtr, ytr, Xte, yte = tiny_dataset()
+    ds = load_splits(
+        "Tiny",
+        write_ucr_tsv(tmp_path / "Tiny_TRAIN.tsv", Xtr, ytr),
+        write_ucr_tsv(tmp_path / "Tiny_TEST.tsv", Xte, yte),
+    )
+    path = tmp_path / "Tiny.npz"
+    assert save_prepared(ds, path) is True
+    before = path.read_bytes()
+    import time
+
+    time.sleep(1.1)  # zip entries carry times: a rewrite would change the bytes
+    assert save_prepared(ds, path) is False
+    assert path.read_bytes() == before
+    path.write_bytes(before[:100])  # truncated: written anew
+    assert save_prepared(ds, path) is True
+    np.testing.assert_array_equal(load_prepared(path).X_train, ds.X_train)
+
+
+def test_package_name_list_is_aeons_archive_list():
+    """ucr_names.csv (parse-time name check) is aeon's list; regenerate it when aeon adds names."""
+    tsc = pytest.importorskip("aeon.datasets.tsc_datasets")
+    from ecgrepro.config_check import ucr_names
+    from ecgrepro.data.ucr import metadata_table
+
+    assert set(tsc.tsc_zenodo) | set(metadata_table()) == set(ucr_names())

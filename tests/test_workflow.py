@@ -85,7 +85,9 @@ def test_http_mirror_run_detects_corruption_and_refetches_one_file(tmp_path, ser
     work = tmp_path / "work"
     work.mkdir()
     target = "results/data/ucr/Tiny/summary.json"
-    args = ("--cores", "1", target, "--config", f"data_mirror={url}", "ucr_datasets=['Tiny']")
+    stamp = "resources/data/ucr/Tiny/verified.json"  # what `snakemake data` also asks for
+    args = ("--cores", "1", target, stamp, "--config", f"data_mirror={url}",
+            "ucr_datasets=['Tiny']")
 
     snakemake(*args, cwd=work)
     summary = json.loads((work / target).read_text())
@@ -104,12 +106,13 @@ def test_http_mirror_run_detects_corruption_and_refetches_one_file(tmp_path, ser
     text = failed.stdout + failed.stderr
     assert failed.returncode != 0
     assert re.search(r"sha256 mismatch for \S*Tiny_TEST.tsv: expected [0-9a-f]{64}, got", text)
-    assert "Delete it and rerun" in text
-    assert job_counts(text) == {"prepare_ucr": 1}  # nothing re-downloaded
+    assert "Delete resources/data/ucr/Tiny/Tiny_TEST.tsv and rerun" in text
+    assert job_counts(text) == {"verify_ucr": 1, "prepare_ucr": 1}  # nothing re-downloaded
 
     (raw / "Tiny_TEST.tsv").unlink()
     redone = snakemake(*args, cwd=work)
-    assert job_counts(redone.stdout + redone.stderr) == {"fetch_ucr": 1, "prepare_ucr": 1}
+    counts = job_counts(redone.stdout + redone.stderr)
+    assert counts == {"fetch_ucr": 1, "verify_ucr": 1, "prepare_ucr": 1}
     assert (raw / "Tiny_TRAIN.tsv").stat().st_mtime_ns == train_mtime
 
 
@@ -117,9 +120,9 @@ def test_http_mirror_run_detects_corruption_and_refetches_one_file(tmp_path, ser
 def test_mirror_lacking_a_dataset_says_so(tmp_path):
     (tmp_path / "mirror" / "ucr").mkdir(parents=True)
     result = snakemake(
-        "--cores", "1", "results/data/ucr/Absent/summary.json",
-        "--config", f"data_mirror={tmp_path / 'mirror'}", "ucr_datasets=['Absent']",
+        "--cores", "1", "results/data/ucr/ECG200/summary.json",
+        "--config", f"data_mirror={tmp_path / 'mirror'}", "ucr_datasets=['ECG200']",
         cwd=tmp_path, check=False,
     )
     assert result.returncode != 0
-    assert re.search(r"ucr/Absent/Absent_(TRAIN|TEST).tsv is not at", result.stdout + result.stderr)
+    assert re.search(r"ucr/ECG200/ECG200_(TRAIN|TEST).tsv is not at", result.stdout + result.stderr)

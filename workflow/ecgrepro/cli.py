@@ -23,10 +23,41 @@ def _retry(args):
     return RetryPolicy(args.attempts, args.backoff, args.timeout)
 
 
+#: The workflow passes config key download: as JSON in this variable (see MIRROR_ENV).
+DOWNLOAD_ENV = "ECGREPRO_DOWNLOAD"
+
+
+def _download_defaults() -> dict:
+    import os
+
+    d = json.loads(os.environ.get(DOWNLOAD_ENV) or "{}")
+    return {
+        "attempts": int(d.get("attempts", 4)),
+        "backoff": float(d.get("backoff_seconds", 2.0)),
+        "timeout": float(d.get("timeout_seconds", 60.0)),
+    }
+
+
 def _add_retry(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--attempts", type=int, default=4)
-    p.add_argument("--backoff", type=float, default=2.0, help="first wait, seconds; doubles")
-    p.add_argument("--timeout", type=float, default=60.0, help="per-request timeout, seconds")
+    d = _download_defaults()
+    p.add_argument("--attempts", type=int, default=d["attempts"])
+    p.add_argument("--backoff", type=float, default=d["backoff"],
+                   help="first wait, seconds; doubles")
+    p.add_argument("--timeout", type=float, default=d["timeout"],
+                   help="per-request timeout, seconds")
+
+
+#: The workflow passes the mirror in this environment variable, not on the command
+#: line: a job's parameters are a Snakemake rerun trigger, and where a verified file came
+#: from must not make it (and everything downstream) be fetched again.
+MIRROR_ENV = "ECGREPRO_DATA_MIRROR"
+MIRROR_HELP = f"local directory or URL with the mirror layout (default: ${MIRROR_ENV})"
+
+
+def _env_mirror() -> str | None:
+    import os
+
+    return os.environ.get(MIRROR_ENV) or None
 
 
 def ucr_source(name: str, split: str, fmt: str, mirror: str | None, template: str) -> str:
@@ -50,18 +81,30 @@ def ucr_source(name: str, split: str, fmt: str, mirror: str | None, template: st
 
 
 def cmd_fetch_ucr(args) -> None:
-    from ecgrepro.data.fetch import Lock, fetch_locked
+    from ecgrepro.data.fetch import Lock, check_mirror_dir, fetch_locked
+    from ecgrepro.data.ucr import check_split, read_split
 
+    check_mirror_dir(args.mirror)
     source = ucr_source(args.name, args.split, args.format, args.mirror, args.url_template)
     relpath = f"ucr/{args.name}/{args.name}_{args.split}.{args.format}"
-    digest = fetch_locked(source, args.dest, relpath, Lock(args.lock), retry=_retry(args))
+
+    def check(tmp):  # parse and metadata, before the file is kept or locked
+        X, y = read_split(tmp, args.name, fmt=args.format)
+        if not check_split(args.name, args.split, X, y):
+            log.warning("%s is not in the package's metadata table; sizes not checked",
+                        args.name)
+
+    digest = fetch_locked(
+        source, args.dest, relpath, Lock(args.lock), retry=_retry(args), check=check
+    )
     log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
 
 
 def cmd_fetch_mitdb(args) -> None:
-    from ecgrepro.data.fetch import Lock, fetch_locked, join_source
+    from ecgrepro.data.fetch import Lock, check_mirror_dir, fetch_locked, join_source
     from ecgrepro.data.mitdb import expected_sha256, read_checksums
 
+    check_mirror_dir(args.mirror)
     base = join_source(args.mirror, "mitdb") if args.mirror else args.base_url
     source = join_source(base, args.file)
     expected = None
@@ -74,21 +117,56 @@ def cmd_fetch_mitdb(args) -> None:
     log.info("%s <- %s (sha256 %s)", args.dest, source, digest)
 
 
-def cmd_prepare_ucr(args) -> None:
+def _verified_ucr(args):
+    """Both splits verified against the lock, parsed and checked: (dataset, checked, digests).
+
+    A dataset whose files fail together (cross-split checks) is trusted no longer: the
+    digests recorded on first use are forgotten and the files removed, so the fixed
+    source is fetched and accepted.
+    """
     from ecgrepro.data.fetch import Lock
-    from ecgrepro.data.ucr import check_metadata, load_splits, save_prepared, summarise
+    from ecgrepro.data.ucr import check_metadata, load_splits
+    from ecgrepro.errors import ChecksumError, DataError
 
     lock = Lock(args.lock)
     digests = {}
-    for path in (args.train, args.test):
-        relpath = f"ucr/{args.name}/{Path(path).name}"
+    relpaths = {path: f"ucr/{args.name}/{Path(path).name}" for path in (args.train, args.test)}
+    for path, relpath in relpaths.items():
         digests[Path(path).name] = lock.verify(relpath, path)
-    ds = load_splits(args.name, args.train, args.test)
-    checked = check_metadata(args.name, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    try:
+        ds = load_splits(args.name, args.train, args.test)
+        checked = check_metadata(args.name, ds.X_train, ds.y_train, ds.X_test, ds.y_test)
+    except ChecksumError:
+        raise
+    except DataError as exc:
+        dropped = []
+        for path, relpath in relpaths.items():
+            if not lock.is_pinned(relpath) and lock.forget(relpath):
+                Path(path).unlink(missing_ok=True)
+                dropped.append(str(path))
+        if dropped:
+            raise DataError(
+                f"{exc} Removed {', '.join(dropped)} and their lines in {args.lock}: "
+                "fix the source or mirror and rerun."
+            ) from exc
+        raise
     if not checked:
         log.warning("%s is not in the package's metadata table; sizes not checked", args.name)
+    return ds, checked, digests
+
+
+def cmd_verify_ucr(args) -> None:
+    _, checked, digests = _verified_ucr(args)
+    _write_json(args.out, {"name": args.name, "sha256": digests, "metadata_checked": checked})
+
+
+def cmd_prepare_ucr(args) -> None:
+    from ecgrepro.data.ucr import save_prepared, summarise
+
+    ds, checked, digests = _verified_ucr(args)
     summary = summarise(ds, checked) | {"sha256": digests}
-    save_prepared(ds, args.npz)
+    if not save_prepared(ds, args.npz):
+        log.info("%s holds the same arrays already; left as it is", args.npz)
     _write_json(args.summary, summary)
     log.info("%s: %s", args.name, json.dumps(summary))
 
@@ -109,7 +187,7 @@ def cmd_mitdb_summary(args) -> None:
     checksums = read_checksums(args.checksums)
     directory = Path(args.checksums).parent  # the records sit beside PhysioNet's list
     for name in record_files(records):
-        verify(directory / name, expected_sha256(checksums, name))
+        verify(directory / name, expected_sha256(checksums, name), pinned=True)
     log.info("verified %d files of %d records against PhysioNet's checksums",
              3 * len(records), len(records))
     annotations = annotation_counts(directory, records)
@@ -212,7 +290,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--format", required=True, choices=["tsv", "ts"])
     p.add_argument("--dest", required=True)
     p.add_argument("--lock", required=True)
-    p.add_argument("--mirror", default=None)
+    p.add_argument("--mirror", default=_env_mirror(), help=MIRROR_HELP)
     p.add_argument("--url-template", default="")
     _add_retry(p)
     p.set_defaults(func=cmd_fetch_ucr)
@@ -222,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--dest", required=True)
     p.add_argument("--lock", required=True)
     p.add_argument("--checksums", default=None, help="PhysioNet's SHA256SUMS.txt")
-    p.add_argument("--mirror", default=None)
+    p.add_argument("--mirror", default=_env_mirror(), help=MIRROR_HELP)
     p.add_argument("--base-url", default="https://physionet.org/files/mitdb/1.0.0")
     _add_retry(p)
     p.set_defaults(func=cmd_fetch_mitdb)
@@ -235,6 +313,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--npz", required=True)
     p.add_argument("--summary", required=True)
     p.set_defaults(func=cmd_prepare_ucr)
+
+    p = sub.add_parser("verify-ucr", help="verify, parse and check a UCR dataset's raw files")
+    p.add_argument("--name", required=True)
+    p.add_argument("--train", required=True)
+    p.add_argument("--test", required=True)
+    p.add_argument("--lock", required=True)
+    p.add_argument("--out", required=True, help="JSON stamp: digests of the verified files")
+    p.set_defaults(func=cmd_verify_ucr)
 
     p = sub.add_parser("mitdb-summary", help="verify MIT-BIH records and count beats")
     p.add_argument("--checksums", required=True, help="SHA256SUMS.txt beside the records")

@@ -4,12 +4,6 @@ import os
 import sys
 from pathlib import Path
 
-from snakemake.utils import validate
-
-# set_default: the schema's `default:` values fill what the config leaves out (defaults
-# live in the schema only; the tooling's loader, ecgrepro.tooling.config, does the same).
-validate(config, schema="../schemas/config.schema.yaml", set_default=True)
-
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
@@ -21,22 +15,17 @@ shell.prefix(
 )
 sys.path.insert(0, PACKAGE_ROOT)
 
+# Types --config values as the schema says, validates (defaults filled in) and checks
+# protocols, models, UCR names, MIT-BIH records and the mirror: a wrong value stops the
+# run here, in two lines; the full validation error goes to logs/config_error.log.
+from ecgrepro.config_check import ConfigError, config_problem
+
+_problem = config_problem(config, Path(PACKAGE_ROOT) / "schemas" / "config.schema.yaml")
+if _problem:
+    raise ConfigError(_problem)
+
 # Light imports only: the package keeps frameworks out of these modules.
 from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
-from ecgrepro.models.registry import check_models
-
-# Model families and settings against the model registry, as soon as the package is
-# importable: a typo or a framework a model lacks fails here, not inside a job.
-check_models(
-    config["models"],
-    config["experiments"],
-    shapes={
-        "mitdb": (
-            config["mitdb_segments"]["length"],
-            len(set(config["mitdb_segments"]["class_map"].values())),
-        )
-    },
-)
 
 DATA = "resources/data"
 DATA_LOCK = f"{DATA}/sha256.lock"
@@ -69,18 +58,22 @@ def data_mirror():
     return os.path.abspath(mirror)
 
 
-def mirror_arg():
-    """Command-line flag for the mirror, empty when data come from public sources."""
-    mirror = data_mirror()
-    return f"--mirror '{mirror}'" if mirror else ""
+# Fetch jobs read the mirror from the environment (ecgrepro.cli.MIRROR_ENV); every job,
+# local or on a cluster node, parses this file first, so it is always set.
+os.environ["ECGREPRO_DATA_MIRROR"] = data_mirror() or ""
 
 
-def retry_args():
-    d = config["download"]
-    return (
-        f"--attempts {d['attempts']} --backoff {d['backoff_seconds']} "
-        f"--timeout {d['timeout_seconds']}"
-    )
+envvars:
+    "ECGREPRO_DATA_MIRROR",
+
+
+# Download settings likewise (ecgrepro.cli.DOWNLOAD_ENV): not a rerun trigger.
+_DOWNLOAD = json.dumps(config["download"])
+os.environ["ECGREPRO_DOWNLOAD"] = _DOWNLOAD
+
+
+envvars:
+    "ECGREPRO_DOWNLOAD",
 
 
 def ucr_url_template(wildcards):
@@ -88,13 +81,23 @@ def ucr_url_template(wildcards):
     return config["sources"]["ucr_url_template"]
 
 
-def ucr_format():
-    """Mirrors hold the archive's 2018 TSV files; the public per-dataset source, .ts."""
+def ucr_format(name=None):
+    """The format of a dataset's raw files: the one on disk, else the source's.
+
+    Mirrors hold the archive's 2018 TSV files, the public per-dataset source .ts files.
+    Both parse to the same prepared arrays, so a dataset already obtained in one format
+    keeps it when the source changes: switching data_mirror re-plans nothing.
+    """
+    if name is not None:
+        stem = f"{DATA}/ucr/{name}/{name}"
+        for fmt in ("tsv", "ts"):
+            if all(os.path.exists(f"{stem}_{s}.{fmt}") for s in ("TRAIN", "TEST")):
+                return fmt
     return "tsv" if data_mirror() else "ts"
 
 
 def ucr_split_files(wildcards):
-    fmt = ucr_format()
+    fmt = ucr_format(wildcards.name)
     stem = f"{DATA}/ucr/{wildcards.name}/{wildcards.name}"
     return {split.lower(): f"{stem}_{split}.{fmt}" for split in ("TRAIN", "TEST")}
 
@@ -113,7 +116,11 @@ def mitdb_record_files(wildcards=None):
 
 
 def data_outputs():
-    return expand("results/data/ucr/{name}/summary.json", name=config["ucr_datasets"]) + [
+    """Summaries, and the verification stamps: a raw file deleted after a mismatch is
+    fetched and verified again by `snakemake data` or `all`, and nothing else reruns."""
+    names = config["ucr_datasets"]
+    return expand("results/data/ucr/{name}/summary.json", name=names) + [
+        *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
         "results/data/mitdb/beat_counts.csv",
         "results/data/mitdb/records.csv",
     ]
@@ -194,10 +201,20 @@ def train_outputs():
     return out
 
 
+def prepared_data(path):
+    """A prepared file as input: its content, not its time, decides (ancient).
+
+    Refetching a deleted raw file reruns prepare, which leaves identical arrays byte
+    for byte as they are; without ancient() every training and k-NN job of the dataset
+    would be planned again. A prepared file that is missing is still made first.
+    """
+    return ancient(path)
+
+
 def train_data(wildcards):
     if wildcards.dataset == "mitdb":
-        return "resources/prepared/mitdb/segments.npz"
-    return f"resources/prepared/ucr/{wildcards.dataset}.npz"
+        return prepared_data("resources/prepared/mitdb/segments.npz")
+    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
 
 
 def model_json(wildcards):

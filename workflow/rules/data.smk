@@ -1,4 +1,8 @@
 # fetch and prepare: obtain the raw data, verify every byte, store arrays ready to use.
+# The mirror and the download settings reach the fetch jobs through the environment
+# ($ECGREPRO_DATA_MIRROR, $ECGREPRO_DOWNLOAD, set in common.smk), not as parameters (a
+# rerun trigger): where and how patiently a verified file was obtained must not make it,
+# and everything made from it, be fetched again.
 
 
 rule fetch_ucr:
@@ -12,18 +16,35 @@ rule fetch_ucr:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         template=ucr_url_template,
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-ucr --name {wildcards.name} --split {wildcards.split}"
-        " --format {wildcards.fmt} --dest {output} --lock {params.lock} {params.mirror}"
-        " --url-template {params.template:q} {params.retry} > {log} 2>&1"
+        " --format {wildcards.fmt} --dest {output} --lock {params.lock}"
+        " --url-template {params.template:q} > {log} 2>&1"
+
+
+# Verification is its own job: when a raw file fails, only this stamp is removed (a
+# failed job loses its outputs), never the prepared arrays that the runs were made from.
+rule verify_ucr:
+    input:
+        unpack(ucr_split_files),
+    output:
+        f"{DATA}/ucr/{{name}}/verified.json",
+    log:
+        "logs/data/verify_ucr/{name}.log",
+    conda:
+        "../../envs/data.yaml"
+    params:
+        lock=DATA_LOCK,
+    shell:
+        "python -m ecgrepro.cli verify-ucr --name {wildcards.name} --train {input.train}"
+        " --test {input.test} --lock {params.lock} --out {output} > {log} 2>&1"
 
 
 rule prepare_ucr:
     input:
         unpack(ucr_split_files),
+        verified=f"{DATA}/ucr/{{name}}/verified.json",
     output:
         npz="resources/prepared/ucr/{name}.npz",
         summary="results/data/ucr/{name}/summary.json",
@@ -50,13 +71,11 @@ rule fetch_mitdb_checksums:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         base_url=config["sources"]["mitdb_url"],
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output}"
-        " --lock {params.lock} {params.mirror} --base-url {params.base_url:q}"
-        " {params.retry} > {log} 2>&1"
+        " --lock {params.lock} --base-url {params.base_url:q}"
+        " > {log} 2>&1"
 
 
 rule fetch_mitdb_file:
@@ -72,13 +91,11 @@ rule fetch_mitdb_file:
         downloads=1,
     params:
         lock=DATA_LOCK,
-        mirror=mirror_arg(),
         base_url=config["sources"]["mitdb_url"],
-        retry=retry_args(),
     shell:
         "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record}.{wildcards.ext}"
         " --dest {output} --checksums {input.checksums} --lock {params.lock}"
-        " {params.mirror} --base-url {params.base_url:q} {params.retry} > {log} 2>&1"
+        " --base-url {params.base_url:q} > {log} 2>&1"
 
 
 rule mitdb_summary:

@@ -10,7 +10,7 @@
 
 rule knn_window_block:
     input:
-        "resources/prepared/ucr/{dataset}.npz",
+        prepared_data("resources/prepared/ucr/{dataset}.npz"),
     output:
         KNN_WINDOW_BLOCK,
     log:
@@ -29,7 +29,7 @@ rule knn_window_block:
 
 rule knn_window:
     input:
-        npz="resources/prepared/ucr/{dataset}.npz",
+        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
         blocks=knn_window_block_files,
     output:
         KNN_WINDOW,
@@ -44,7 +44,7 @@ rule knn_window:
 
 rule knn_block:
     input:
-        npz="resources/prepared/ucr/{dataset}.npz",
+        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
         window=knn_window_file,
     output:
         KNN_BLOCK,
@@ -70,7 +70,7 @@ rule knn_block:
 
 rule knn_run:
     input:
-        npz="resources/prepared/ucr/{dataset}.npz",
+        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
         blocks=knn_block_files,
         window=knn_window_file,
     output:

@@ -101,6 +101,9 @@ def fetch(
     what: str | None = None,
     retry: RetryPolicy = RetryPolicy(),
     sleep=time.sleep,
+    check=None,
+    pinned: bool = False,
+    lock: str | None = None,
 ) -> str:
     """Copy ``source`` to ``dest`` through a temporary file, verify it, rename it.
 
@@ -118,6 +121,16 @@ def fetch(
         Attempts and backoff for transient failures.
     sleep : callable
         Injected for tests.
+    check : callable, optional
+        ``check(tmp_path)`` runs on the downloaded file after the digest check and
+        raises :class:`~ecgrepro.errors.DataError` to reject it (parse, metadata); a
+        rejected file is deleted, never renamed into place.
+    pinned : bool
+        ``sha256`` is a published digest (shipped in the package or listed by the
+        source's own checksum file) rather than one recorded on first use: the
+        mismatch message then advises accordingly.
+    lock : str, optional
+        The lock file's path, for messages.
 
     Returns
     -------
@@ -170,31 +183,75 @@ def fetch(
             )
         digest = sha256_of(tmp)
         if sha256 is not None and digest != sha256:
-            raise ChecksumError(mismatch_message(what, sha256, digest, source=source))
-    except ChecksumError:
+            raise ChecksumError(
+                mismatch_message(what, sha256, digest, source=source, pinned=pinned, lock=lock)
+            )
+        if check is not None:
+            check(tmp)
+    except BaseException:
         tmp.unlink(missing_ok=True)
         raise
     tmp.replace(dest)
     return digest
 
 
-def mismatch_message(what: str, expected: str, actual: str, source: str | None = None) -> str:
-    """The one message for a checksum mismatch, wherever it is found."""
+def mismatch_message(
+    what: str,
+    expected: str,
+    actual: str,
+    source: str | None = None,
+    *,
+    pinned: bool = False,
+    lock: str | None = None,
+) -> str:
+    """The one message for a checksum mismatch, with advice that works for the file.
+
+    Parameters
+    ----------
+    what : str
+        The file (relative path for downloads, path on disk otherwise).
+    source : str, optional
+        Where a download came from; None for a file already on disk.
+    pinned : bool
+        The expected digest is published (package or the source's checksum list):
+        editing the lock cannot help, only the right file can.
+    lock : str, optional
+        The lock file that recorded ``expected`` on first use (when not pinned).
+    """
+    head = f"sha256 mismatch for {what}"
+    if source:
+        head += f" from {source}"
+    head += f": expected {expected}, got {actual}."
+    if pinned:
+        if source:
+            return (
+                f"{head} Nothing was kept. The expected digest is the published one "
+                "(pinned in the package or the source's checksum list): the file served "
+                "differs from the published file. Fix or replace the mirror's copy, or "
+                "unset data_mirror to download the public one, then rerun."
+            )
+        return (
+            f"{head} The file differs from the published one (digest pinned in the "
+            f"package or the source's checksum list). Delete {what} and rerun (snakemake "
+            "data) to fetch it again; if it came from a mirror, fix the mirror's copy first."
+        )
+    lock = lock or "resources/data/sha256.lock"
     if source:
         return (
-            f"sha256 mismatch for {what} downloaded from {source}: expected {expected}, "
-            f"got {actual}. Nothing was kept. The source or mirror serves a different or "
-            "damaged file: check it, then rerun. If a dataset was deliberately replaced, "
-            "remove its line from the lock file (resources/data/sha256.lock) to accept it."
+            f"{head} Nothing was kept. The expected digest was recorded in {lock} when "
+            "the file was first obtained. Either the source now serves a different or "
+            "damaged file (check it, then rerun), or the first file was the bad one: "
+            f"once you have checked the new file, remove the line of {what} from {lock} "
+            "and rerun to accept it."
         )
     return (
-        f"sha256 mismatch for {what}: expected {expected}, got {actual}. The file is "
-        "corrupt or was changed after it was obtained. Delete it and rerun: only this "
-        "file is fetched again."
+        f"{head} The file was changed after it was obtained (digest recorded in "
+        f"{lock}). Delete {what} and rerun (snakemake data): only this file is fetched "
+        "again, and nothing made from it reruns."
     )
 
 
-def verify(path: str | Path, expected: str) -> None:
+def verify(path: str | Path, expected: str, *, pinned: bool = False, lock=None) -> None:
     """Raise :class:`ChecksumError` unless ``path`` has the sha256 ``expected``."""
     path = Path(path)
     if not path.is_file():
@@ -203,7 +260,9 @@ def verify(path: str | Path, expected: str) -> None:
         )
     actual = sha256_of(path)
     if actual != expected:
-        raise ChecksumError(mismatch_message(str(path), expected, actual))
+        raise ChecksumError(
+            mismatch_message(str(path), expected, actual, pinned=pinned, lock=lock)
+        )
 
 
 @cache
@@ -232,8 +291,33 @@ class Lock:
         return {row[0]: row[1] for row in rows if not row[0].startswith("#")}
 
     def expected(self, relpath: str) -> str | None:
-        """The recorded or package-known digest of ``relpath``, if any."""
-        return self.entries().get(relpath) or known_sha256().get(relpath)
+        """The package-known or recorded digest of ``relpath``, if any."""
+        return known_sha256().get(relpath) or self.entries().get(relpath)
+
+    @staticmethod
+    def is_pinned(relpath: str) -> bool:
+        """True when the package ships the digest of ``relpath`` (the lock cannot override it)."""
+        return relpath in known_sha256()
+
+    def forget(self, relpath: str) -> bool:
+        """Remove the line of ``relpath``: a file recorded on first use failed a later check.
+
+        Returns True when a line was removed.
+        """
+        if not self.path.is_file():
+            return False
+        with open(self.path, "r+") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            lines = fh.read().splitlines(keepends=True)
+            kept = [line for line in lines if line.split("\t")[0] != relpath]
+            if len(kept) == len(lines):
+                return False
+            fh.seek(0)
+            fh.writelines(kept)
+            fh.truncate()
+            fh.flush()
+            os.fsync(fh.fileno())
+        return True
 
     def record(self, relpath: str, sha256: str, nbytes: int, source: str) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -257,8 +341,20 @@ class Lock:
                 f"{path} has no recorded sha256 in {self.path}: it was not obtained by "
                 "this workflow. Delete it and rerun (snakemake data) to fetch and record it."
             )
-        verify(path, expected)
+        verify(path, expected, pinned=self.is_pinned(relpath), lock=str(self.path))
         return expected
+
+
+def check_mirror_dir(mirror: str | None) -> None:
+    """A local mirror (path or file:// URL) that is not a directory: one clear error."""
+    if not mirror or urlparse(mirror).scheme in ("http", "https"):
+        return
+    root = Path(urlparse(mirror).path if mirror.startswith("file://") else mirror)
+    if not root.is_dir():
+        raise DownloadError(
+            f"the mirror directory {root} (config key data_mirror) does not exist. Give "
+            "the directory that holds ucr/ and mitdb/, or unset data_mirror to download."
+        )
 
 
 def fetch_locked(
@@ -269,9 +365,20 @@ def fetch_locked(
     *,
     retry: RetryPolicy = RetryPolicy(),
     expected: str | None = None,
+    check=None,
 ) -> str:
-    """Fetch ``source`` to ``dest``, checked against (or recorded in) ``lock``."""
+    """Fetch ``source`` to ``dest``, checked against (or recorded in) ``lock``.
+
+    The digest is recorded only after the file passed every check: its size and
+    digest, then ``check`` (parse, metadata). A file that fails any of them is
+    neither kept nor recorded, so fixing the source and rerunning just works.
+    ``expected`` given by the caller (a source's own checksum list) counts as pinned.
+    """
+    pinned = expected is not None or lock.is_pinned(relpath)
     expected = expected or lock.expected(relpath)
-    digest = fetch(source, dest, sha256=expected, what=relpath, retry=retry)
+    digest = fetch(
+        source, dest, sha256=expected, what=relpath, retry=retry, check=check,
+        pinned=pinned, lock=str(lock.path),
+    )
     lock.record(relpath, digest, Path(dest).stat().st_size, source)
     return digest

@@ -100,7 +100,9 @@ def _as_2d(name: str, split: str, data) -> np.ndarray:
     return out
 
 
-def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, np.ndarray]:
+def read_split(
+    path: str | Path, name: str | None = None, fmt: str | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """Read one UCR split file in the 2018 TSV format or the ``.ts`` format.
 
     Parameters
@@ -109,6 +111,8 @@ def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, n
         ``<Name>_<SPLIT>.tsv`` or ``<Name>_<SPLIT>.ts``.
     name : str, optional
         Dataset name for messages; defaults to the file name.
+    fmt : {"tsv", "ts"}, optional
+        The format, for a file whose name does not say it (a download's ``.partial``).
 
     Returns
     -------
@@ -122,10 +126,11 @@ def read_split(path: str | Path, name: str | None = None) -> tuple[np.ndarray, n
     label = name or path.stem
     if not path.is_file():
         raise DataError(f"{label}: file {path} does not exist.")
+    fmt = fmt or path.suffix.lstrip(".")
     try:
-        if path.suffix == ".tsv":
+        if fmt == "tsv":
             data, y = load_from_tsv_file(str(path))
-        elif path.suffix == ".ts":
+        elif fmt == "ts":
             data, y = load_from_ts_file(str(path))
         else:
             raise DataError(f"{label}: {path} is neither .tsv nor .ts.")
@@ -188,6 +193,87 @@ def check_metadata(name: str, X_train, y_train, X_test, y_test) -> bool:
     return True
 
 
+def check_split(name: str, split: str, X: np.ndarray, y: np.ndarray) -> bool:
+    """Check one split on its own (before its digest is recorded in the lock).
+
+    Its size (``train_size`` or ``test_size``), length and class count (at most
+    ``n_classes``) against the metadata table, and :func:`check_altered_values`.
+
+    Returns
+    -------
+    bool
+        True when the dataset is in the metadata table (and matched).
+
+    Raises
+    ------
+    DataError
+        When a fact differs or a series looks altered.
+    """
+    check_altered_values(name, split, X)
+    expected = metadata_table().get(name)
+    if expected is None:
+        return False
+    size_key = "train_size" if split.upper() == "TRAIN" else "test_size"
+    wrong = []
+    if len(X) != expected[size_key]:
+        wrong.append(f"{size_key} is {len(X)}, expected {expected[size_key]}")
+    if X.shape[1] != expected["length"]:
+        wrong.append(f"length is {X.shape[1]}, expected {expected['length']}")
+    n_classes = len(np.unique(y))
+    if n_classes > expected["n_classes"]:
+        wrong.append(f"{n_classes} classes, expected {expected['n_classes']}")
+    if wrong:
+        raise DataError(
+            f"{name} {split.upper()} does not match the UCR 2018 metadata: "
+            f"{'; '.join(wrong)}. The file may be truncated, from another archive version "
+            "or of another dataset; it was not kept or recorded. Check the source (or the "
+            "mirror's copy) and rerun; if the archive itself changed, correct "
+            "workflow/ecgrepro/data/ucr_metadata.csv."
+        )
+    return True
+
+
+#: A split counts as z-normalised when most of its series are, to this tolerance (the
+#: archive writes 8 significant digits: deviations of ~1e-8)...
+Z_BULK_TOL = 1e-6
+#: ...and then a series that deviates by more than this was altered.
+Z_OUTLIER_TOL = 1e-5
+
+
+def _z_deviation(X: np.ndarray) -> np.ndarray:
+    mean = np.abs(np.nanmean(X, axis=1))
+    sd0, sd1 = np.nanstd(X, axis=1), np.nanstd(X, axis=1, ddof=1)
+    return np.maximum(mean, np.minimum(np.abs(sd0 - 1), np.abs(sd1 - 1)))
+
+
+def check_altered_values(name: str, split: str, X: np.ndarray) -> None:
+    """Catch a changed value in a z-normalised split that still parses.
+
+    In a split whose series are z-normalised to the written precision, one series
+    that is not (its mean or standard deviation off by more than ``Z_OUTLIER_TOL``)
+    was changed after the archive wrote it: a corrupted digit. Constant series (all
+    zero after normalisation) are left out. This catches changes of roughly
+    ``1e-5 * length`` or more; smaller ones, and any change in a split that is not
+    z-normalised, need a pinned digest (``known_sha256.tsv``).
+    """
+    if len(X) < 2:
+        return
+    with np.errstate(all="ignore"):
+        constant = np.nanstd(X, axis=1) < 1e-8
+        dev = _z_deviation(X[~constant])
+    if len(dev) < 2 or np.median(dev) > Z_BULK_TOL:
+        return
+    bad = np.flatnonzero(~constant)[dev > Z_OUTLIER_TOL]
+    if len(bad):
+        rows = ", ".join(str(i + 1) for i in bad[:5])
+        raise DataError(
+            f"{name} {split.upper()}: series {rows} (1-based) not z-normalised "
+            f"(deviation up to {dev.max():.2g}) while the other {len(dev) - len(bad)} are "
+            f"to {Z_BULK_TOL:g}: a value was changed (a corrupted digit?). The file was "
+            "not kept or recorded. Check the source or the mirror's copy and rerun."
+        )
+
+
 def is_z_normalised(X: np.ndarray, atol: float = 1e-3) -> bool:
     """True when every series has mean 0 and standard deviation 1 (either ddof)."""
     mean = np.nanmean(X, axis=1)
@@ -242,10 +328,41 @@ def summarise(ds: UCRDataset, metadata_checked: bool) -> dict:
     }
 
 
-def save_prepared(ds: UCRDataset, path: str | Path) -> None:
-    """Write the prepared arrays to one compressed ``.npz``."""
+def _same_prepared(ds: UCRDataset, path: Path) -> bool:
+    """True when ``path`` already holds exactly these arrays."""
+    try:
+        old = load_prepared(path)
+    except Exception:  # missing, truncated, another layout: write it anew
+        return False
+    fields = ("X_train", "y_train", "X_test", "y_test", "classes")
+    return old.name == ds.name and all(
+        getattr(old, f).shape == getattr(ds, f).shape
+        and getattr(old, f).dtype == getattr(ds, f).dtype
+        and np.array_equal(getattr(old, f), getattr(ds, f), equal_nan=getattr(ds, f).dtype.kind == "f")
+        for f in fields
+    )
+
+
+def save_prepared(ds: UCRDataset, path: str | Path) -> bool:
+    """Write the prepared arrays to one compressed ``.npz``.
+
+    A file that already holds the same arrays is left byte for byte as it is (only
+    its time stamp is renewed, so Snakemake sees it as up to date): the zip archive
+    stores write times, and a rewrite would change the bytes of identical data.
+
+    Returns
+    -------
+    bool
+        True when the file was written, False when it was already identical.
+    """
+    import os
+
     from ecgrepro.io import replacing
 
+    path = Path(path)
+    if _same_prepared(ds, path):
+        os.utime(path)
+        return False
     with replacing(path) as tmp, open(tmp, "wb") as fh:
         np.savez_compressed(
             fh,
@@ -256,6 +373,7 @@ def save_prepared(ds: UCRDataset, path: str | Path) -> None:
             y_test=ds.y_test,
             classes=ds.classes,
         )
+    return True
 
 
 def load_prepared(path: str | Path) -> UCRDataset:
