@@ -98,9 +98,9 @@ def test_config_numbers_inside_lists_and_dicts_are_typed(tmp_path, finished):
         ('protocols={"blog2020":{"test_every":5}}',
          r"protocols\.blog2020 = .*best_test.* needs test_every=1"),
         ('models={"lstm_fcn":{"family":"lstm_fcn","filtres":[8,8,8]}}',
-         r"config key models\.lstm_fcn\.filtres: .*\(did you mean filters\?\)"),
+         r"models\.lstm_fcn: unknown setting 'filtres' for family 'lstm_fcn'\. Did you mean 'filters'\?"),
         ('models={"lstm_fcn":{"family":"lstm_fcn","dropout":1.5}}',
-         r"config key models\.lstm_fcn = .*dropout must be in \[0, 1\)"),
+         r"models\.lstm_fcn .*dropout must be in \[0, 1\)"),
     ],
 )
 def test_protocol_and_model_fields_are_checked_before_any_job(tmp_path, finished, override,
