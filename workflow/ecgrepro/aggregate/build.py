@@ -15,7 +15,7 @@ import pandas as pd
 
 from ecgrepro.aggregate import figures
 from ecgrepro.aggregate.claims import evaluate_claims
-from ecgrepro.aggregate.collect import collect, parse_run_dir
+from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.tables import (
     frameworks_table,
     mitdb_tables,
@@ -71,6 +71,32 @@ def _runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def mark_unreadable(seeds: pd.DataFrame, ids, unreadable: dict) -> pd.DataFrame:
+    """Seed rows built on a run that exists but cannot be read: status ``unreadable``
+    and the reason (file, what is wrong, what to do) as note, instead of "no run".
+
+    The claims read this status (``claims.unreadable``) and say so in claims.csv.
+    """
+    if not unreadable or seeds.empty:
+        return seeds
+    seeds = seeds.copy()
+    for run in ids:
+        reason = unreadable.get(run.name)  # "<file> is unreadable (<why>), so ..."
+        if reason is None:
+            continue
+        hit = ((seeds["kind"] == run.kind) & (seeds["dataset"] == run.dataset)
+               & (seeds["model"] == run.model) & (seeds["status"] != "ok"))
+        if run.kind == "train":
+            hit &= ((seeds["framework"] == run.framework) & (seeds["protocol"] == run.protocol)
+                    & (seeds["seed"] == run.seed))
+        for i in seeds.index[hit]:
+            note = seeds.at[i, "note"]
+            prior = "" if seeds.at[i, "status"] == "missing" or pd.isna(note) else f"{note}; "
+            seeds.at[i, "status"] = "unreadable"
+            seeds.at[i, "note"] = f"{prior}{reason.split(', so this run')[0]}"
+    return seeds
+
+
 def _interval(row) -> str:
     if pd.isna(row["ci_low"]):
         return ""
@@ -107,7 +133,11 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
         "interval": claims.apply(_interval, axis=1),
         "runs": claims["n_runs"].astype("Int64").astype(str) + "/"
         + claims["n_expected"].astype("Int64").astype(str),
-        "verdict": claims["verdict"], "reason": claims["reason"],
+        # The CSV keeps the three verdicts; the readable views say when one rests on
+        # fewer runs than configured because a run could not be read.
+        "verdict": claims["verdict"] + claims["unreadable"].map(
+            lambda u: " (incomplete)" if u else ""),
+        "reason": claims["reason"],
     })
 
 
@@ -141,7 +171,7 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     ids = [parse_run_dir(p) for p in expected]
     col = collect(expected, benchmarks, scan_roots)
     rules = reported_rules(protocols, {r.protocol for r in ids if r.kind == "train"})
-    seeds = seed_table(col, ids, rules)
+    seeds = mark_unreadable(seed_table(col, ids, rules), ids, unreadable_runs(col.status))
     summary = summary_table(seeds, claims_cfg["interval"])
     mitdb_metrics, mitdb_confusion = mitdb_tables(col, seeds)
     frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"])
