@@ -115,7 +115,10 @@ def _log_ticks(ax) -> None:
     """A log y axis with plain labels at 1, 2, 5 x 10^k and no minor labels: labels
     that fit beside a panel and never reach into its neighbour."""
     ax.set_yscale("log")
-    ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0), numticks=6))
+    low, high = ax.get_ylim()
+    decades = np.log10(high / low) if low > 0 and high > low else 1.0
+    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0)  # about six labels at most
+    ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=8))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
     ax.tick_params(axis="both", labelsize=7)
