@@ -186,6 +186,12 @@ def cmd_aggregate(args) -> None:
     )
 
 
+def cmd_figures(args) -> None:
+    from ecgrepro.aggregate.build import draw_figures
+
+    draw_figures(args.tables, args.figures, args.expected)
+
+
 def cmd_paper(args) -> None:
     from ecgrepro.aggregate.paper import build_paper
 
@@ -308,6 +314,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--figures", default="results/figures")
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("figures", help="the aggregate's figures, from its tables")
+    p.add_argument("--expected", nargs="*", default=[],
+                   help="run directories the config expects (for training histories)")
+    p.add_argument("--tables", default="results/tables", help="written by 'aggregate'")
+    p.add_argument("--figures", default="results/figures")
+    p.set_defaults(func=cmd_figures)
 
     p = sub.add_parser("paper", help="fill the manuscript template from results/")
     p.add_argument("--template", default="paper/paper.md.j2")

@@ -97,8 +97,18 @@ rule knn_table:
     input:
         knn_accuracy_files(),
     output:
-        table="results/tables/knn.csv",
-        png="results/figures/knn_accuracy_vs_k.png",
+        table=report(
+            "results/tables/knn.csv",
+            caption="../report/knn.rst",
+            category="Tables",
+            subcategory="k-NN",
+        ),
+        png=report(
+            "results/figures/knn_accuracy_vs_k.png",
+            caption="../report/knn_figure.rst",
+            category="Figures",
+            subcategory="k-NN",
+        ),
         pdf="results/figures/knn_accuracy_vs_k.pdf",
     log:
         "logs/knn/table.log",

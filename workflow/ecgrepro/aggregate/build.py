@@ -14,6 +14,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrepro.aggregate import figures
+from ecgrepro.aggregate.outputs import FIGURES
 from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.tables import (
@@ -23,10 +24,11 @@ from ecgrepro.aggregate.tables import (
     summary_table,
 )
 from ecgrepro.aggregate.write import latex, markdown, write_csv, write_parquet, write_text
+from ecgrepro.errors import EcgreproError
 
 log = logging.getLogger("ecgrepro")
 
-__all__ = ["build", "reported_rules", "RUN_COLUMNS"]
+__all__ = ["build", "draw_figures", "read_table", "reported_rules", "RUN_COLUMNS"]
 
 RUN_COLUMNS = [
     "kind", "dataset", "model", "framework", "protocol", "split", "seed", "k", "checkpoint",
@@ -203,8 +205,8 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_text(tables / "claims.tex", latex(
         cview, "lp{3cm}p{2cm}p{2.5cm}lrlp{5cm}", "Claims and verdicts.", "tab:claims"))
 
-    if draw:
-        _draw(seeds, col.history, mitdb_confusion, figs)
+    if draw:  # from the tables just written, as the figures rule does
+        draw_figures(tables, figs, expected)
     n_ok = int((col.status["status"] == "ok").sum())
     log.info("aggregated %d of %d expected runs; %d missing or unexpected (missing.csv)",
              n_ok, len(ids), len(missing))
@@ -215,10 +217,93 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
             "mitdb_confusion": mitdb_confusion}
 
 
-def _draw(seeds, history, mitdb_confusion, figs: Path) -> None:
-    figures.plot_accuracy(seeds, figs / "accuracy_by_seed.png", figs / "accuracy_by_seed.pdf")
-    figures.plot_curves(history, figs / "training_curves.png", figs / "training_curves.pdf")
-    figures.plot_confusion(mitdb_confusion, figs / "mitdb_confusion.png",
-                           figs / "mitdb_confusion.pdf")
-    figures.plot_time(seeds, figs / "time_per_epoch.png", figs / "time_per_epoch.pdf")
-    figures.plot_intra_inter(seeds, figs / "intra_vs_inter.png", figs / "intra_vs_inter.pdf")
+#: Text columns of the tables the figures read back (the rest: numbers).
+_TEXT = ["kind", "dataset", "model", "framework", "protocol", "checkpoint", "split",
+         "status", "note", "run", "true", "pred", "device", "commit"]
+_FLAGS = ["reported", "selects_on_test"]
+
+
+def read_table(path) -> pd.DataFrame:
+    """A table of :func:`build` read back with the types it was built with (text, flags
+    as booleans, seeds and k as nullable integers).
+
+    Raises
+    ------
+    EcgreproError
+        When the file is missing or unreadable; the message names it.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={c: str for c in _TEXT}, keep_default_na=False,
+                            na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise EcgreproError(
+            f"{path}: cannot read this table ({type(exc).__name__}: {exc}). It is written "
+            "by the aggregate step: delete it and rerun the workflow to rebuild it."
+        ) from exc
+    for c in _FLAGS:
+        if c in frame:
+            frame[c] = frame[c].map({True: True, False: False, "True": True,
+                                     "False": False}).fillna(False).astype(bool)
+    for c in ("seed", "k", "epochs", "epoch", "n_test", "n_params", "count"):
+        if c in frame:
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
+    return frame
+
+
+def _histories(expected, runs: pd.DataFrame) -> pd.DataFrame:
+    """history.csv of every training run the tables hold (runs.csv), with its identity."""
+    ok = set(runs["run"]) if len(runs) else set()
+    frames = []
+    for path in expected:
+        run = parse_run_dir(path)
+        if run.kind != "train" or run.name not in ok:
+            continue
+        try:
+            hist = pd.read_csv(run.path / "history.csv")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            log.warning("%s: history.csv unreadable (%s); not in training_curves", run.name,
+                        exc)
+            continue
+        frames.append(hist.assign(kind=run.kind, dataset=run.dataset, model=run.model,
+                                  framework=run.framework, protocol=run.protocol,
+                                  split=run.split, seed=run.seed, run=run.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def draw_figures(tables_dir, figures_dir, expected) -> None:
+    """Draw every figure of :data:`~ecgrepro.aggregate.outputs.FIGURES` from the tables
+    in ``tables_dir`` (and the training histories of the runs in runs.csv).
+
+    Each figure is tried; one that fails does not stop the others, and the error names
+    it. Tables are never touched here: a figure cannot cost a table.
+
+    Raises
+    ------
+    EcgreproError
+        When a figure could not be drawn (each is named with its error).
+    """
+    tables, figs = Path(tables_dir), Path(figures_dir)
+    seeds = read_table(tables / "seeds.csv")
+    confusion = read_table(tables / "mitdb_confusion.csv")
+    history = _histories(expected, read_table(tables / "runs.csv"))
+    plots = {
+        "accuracy_by_seed": (figures.plot_accuracy, seeds),
+        "training_curves": (figures.plot_curves, history),
+        "mitdb_confusion": (figures.plot_confusion, confusion),
+        "time_per_epoch": (figures.plot_time, seeds),
+        "intra_vs_inter": (figures.plot_intra_inter, seeds),
+    }
+    assert list(plots) == list(FIGURES), "outputs.FIGURES and draw_figures disagree"
+    failed = []
+    for name, (plot, data) in plots.items():
+        try:
+            plot(data, figs / f"{name}.png", figs / f"{name}.pdf")
+        except Exception as exc:  # noqa: BLE001 - reported with the figure's name below
+            log.exception("figure %s failed", name)
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise EcgreproError(
+            "could not draw " + "; ".join(failed) + f". The tables in {tables} are "
+            "complete and kept; see the log above for the traceback."
+        )
