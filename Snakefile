@@ -25,6 +25,13 @@ include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/paper.smk"
 
 
+# One SIGTERM or Ctrl-C stops the running jobs too, not only the queue (ecgrepro.stop).
+onstart:
+    from ecgrepro.stop import install_snakemake_handlers
+
+    install_snakemake_handlers()
+
+
 # targets
 # -----------------------------------------------------
 rule all:

@@ -340,12 +340,20 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    from ecgrepro.stop import Interrupted, interruptible
+
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with interruptible():  # SIGTERM/SIGINT: clean up (finally blocks), exit fast
+            args.func(args)
     except EcgreproError as exc:
         log.error("%s", exc)
         return 1
+    except Interrupted as exc:
+        log.error("ecgrepro %s: %s; nothing partial is kept (outputs are written whole "
+                  "or not at all). Rerun the workflow to redo this step.", args.command,
+                  exc)
+        return 128 + exc.signum
     return 0
 
 
