@@ -163,7 +163,8 @@ def write_knn_run(root: Path, variant: str) -> Path:
                 rows.append({"k": k, "true": t, "pred": q,
                              "count": int(cm.loc[t, q]) if q in cm.columns else 0})
         acc.append({"dataset": UCR, "variant": variant, "k": k, "accuracy": correct / n,
-                    "n_test": n, "n_correct": correct})
+                    "n_test": n, "n_correct": correct, "distance": variant,
+                    "vote_rule": "majority, ties to the smallest label"})
     pd.DataFrame(rows).to_csv(path / "confusion.csv", index=False)
     pd.DataFrame(acc).to_csv(path / "accuracy.csv", index=False)
     library = {"sktime-dtw": "sktime", "blog-dtw-l1": "ecgrepro"}.get(variant, "aeon")
