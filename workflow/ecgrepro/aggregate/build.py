@@ -3,7 +3,9 @@
 :func:`build` reads the expected runs (:mod:`~ecgrepro.aggregate.collect`), derives the
 seed-level table, summaries, MIT-BIH metrics, the framework comparison and the claim
 verdicts (:mod:`~ecgrepro.aggregate.tables`, :mod:`~ecgrepro.aggregate.claims`), and
-writes every file named in :mod:`~ecgrepro.aggregate.outputs`.
+writes every table named in :mod:`~ecgrepro.aggregate.outputs`. :func:`draw_figures`
+draws the figures from those tables afterwards (the workflow's ``figures`` rule), so a
+figure that fails never costs a table.
 """
 
 from __future__ import annotations

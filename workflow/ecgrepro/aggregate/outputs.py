@@ -26,8 +26,8 @@ TABLES = (
     "settings.csv",
 )
 
-#: Figures (``<name>.png`` and ``<name>.pdf``) the ``aggregate`` rule writes into
-#: ``FIGURES_DIR``.
+#: Figures (``<name>.png`` and ``<name>.pdf``) the ``figures`` rule draws into
+#: ``FIGURES_DIR`` from the tables (its own rule: a figure that fails costs no table).
 FIGURES = (
     "accuracy_by_seed",
     "training_curves",
