@@ -117,7 +117,9 @@ def _log_ticks(ax) -> None:
     ax.set_yscale("log")
     low, high = ax.get_ylim()
     decades = np.log10(high / low) if low > 0 and high > low else 1.0
-    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0)  # about six labels at most
+    # about three to eight labels, whatever the span
+    subs = (1.0,) if decades > 3 else (1.0, 2.0, 5.0) if decades > 1 else \
+        tuple(float(i) for i in range(1, 10))
     ax.yaxis.set_major_locator(ticker.LogLocator(subs=subs, numticks=8))
     ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:.3g}"))
     ax.yaxis.set_minor_formatter(ticker.NullFormatter())
