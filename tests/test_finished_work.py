@@ -227,29 +227,29 @@ def _painted(png: Path) -> float:
     return float((img.min(axis=2) < 0.9).mean())
 
 
-def _panels_not_empty(fig_path_png: Path, plot, data) -> None:
+def _panels_not_empty(png: Path, plot, data) -> None:
+    """Draw with ``plot``; every visible panel holds lines or points, the PNG is not blank."""
     import matplotlib.pyplot as plt
 
+    from ecgrepro.aggregate import figures
+
     captured = {}
-    real_save = __import__("ecgrepro.aggregate.figures", fromlist=["save"]).save
+    real_save = figures.save
 
-    def spy(fig, png, pdf):
-        captured["axes"] = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
-        captured["artists"] = [len(ax.lines) + len(ax.collections) for ax in
-                               captured["axes"]]
-        real_save(fig, png, pdf)
-
-    import ecgrepro.aggregate.figures as figures
+    def spy(fig, png_path, pdf_path):
+        axes = [ax for ax in fig.axes if ax.get_visible() and ax.axison]
+        captured["artists"] = [len(ax.lines) + len(ax.collections) for ax in axes]
+        real_save(fig, png_path, pdf_path)
 
     figures.save = spy
     try:
-        plot(data, fig_path_png, fig_path_png.with_suffix(".pdf"))
+        plot(data, png, png.with_suffix(".pdf"))
     finally:
         figures.save = real_save
         plt.close("all")
-    assert captured["axes"], "no panel drawn"
+    assert captured["artists"], "no panel drawn"
     assert all(n > 0 for n in captured["artists"]), captured["artists"]
-    assert _painted(fig_path_png) > 0.01
+    assert _painted(png) > 0.01
 
 
 @pytest.mark.parametrize("case", ["one framework", "one seed", "one epoch"])
@@ -306,7 +306,7 @@ def test_aggregate_rule_holds_tables_and_figures_rule_the_figures():
     assert "rules.figures.output" in paper
 
 
-def test_identical_lines_both_show_and_are_named(tmp_path):
+def test_identical_lines_both_show_and_are_named(tmp_path, monkeypatch):
     from ecgrepro.aggregate.knn import identical_variants, plot_knn
 
     rows = []
@@ -330,11 +330,10 @@ def test_identical_lines_both_show_and_are_named(tmp_path):
         seen["texts"] = [t.get_text() for t in ax.texts]
         real(fig, png, pdf)
 
-    knn.save = spy
+    monkeypatch.setattr(knn, "save", spy)
     try:
         plot_knn(table, tmp_path / "k.png", tmp_path / "k.pdf")
     finally:
-        knn.save = real
         plt.close("all")
     assert seen["widths"][-1] > 1.5 * seen["widths"][0]  # the lower one is wider
     assert any("aeon-dtw = sktime-dtw" in t for t in seen["texts"])

@@ -76,7 +76,8 @@ def _dodge(n_hue: int, width: float = 0.4):
 def _mark_short_lines(ax) -> None:
     """Markers on lines of few points: a single epoch still shows."""
     for line in ax.get_lines():
-        if 0 < len(line.get_xdata()) <= MARKER_POINTS and line.get_marker() in ("None", None, ""):
+        bare = line.get_marker() in ("None", None, "")
+        if bare and 0 < len(line.get_xdata()) <= MARKER_POINTS:
             line.set_marker("o")
             line.set_markersize(4)
     lo, hi = ax.get_xlim()
