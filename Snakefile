@@ -26,6 +26,13 @@ include: "workflow/rules/paper.smk"
 include: "workflow/rules/timing.smk"
 
 
+# One SIGTERM or Ctrl-C stops the running jobs too, not only the queue (ecgrepro.stop).
+onstart:
+    from ecgrepro.stop import install_snakemake_handlers
+
+    install_snakemake_handlers()
+
+
 # targets
 # -----------------------------------------------------
 rule all:

@@ -205,7 +205,8 @@ def workflow_run(tmp_path_factory):
     (work / "test.yaml").write_text(yaml.safe_dump(cfg))
     args = ("--configfile", "test.yaml", "--cores", "1")
     plan = snakemake(*args, "-n", "aggregate", "paper", cwd=work)
-    snakemake(*args, "aggregate", "paper", cwd=work)
+    # knn_table too: the report holds knn.csv and its figure (marked report())
+    snakemake(*args, "aggregate", "paper", "knn_table", cwd=work)
     snakemake(*args, "--report", "results/report.html", cwd=work)
     return work, plan
 
@@ -229,5 +230,5 @@ def test_report_opens_in_a_browser_with_every_figure(workflow_run, tmp_path):
     seen = open_in_chromium(work / "results/report.html", tmp_path)
     assert seen["errors"] == [] and seen["broken"] == [] and seen["embedded_broken"] == []
     figures = {f"results/figures/{p.name}" for p in (work / "results/figures").glob("*.png")}
-    assert len(figures) == 5 and figures <= set(seen["embedded"])
+    assert len(figures) == 6 and figures <= set(seen["embedded"])  # 5 + the k-NN one
     assert seen["text"] > 100  # the app rendered, not its loading screen

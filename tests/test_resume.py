@@ -180,3 +180,131 @@ def test_killed_workflow_resumes_without_redoing_finished_runs(tmp_path, shared_
         assert all((seed_dir / f).is_file() for f in OUTPUTS)
     assert not list((work / RUNS).glob(".seed*.partial-*"))
     assert not _incomplete_marked(work)
+
+
+# -- one SIGTERM to Snakemake alone; a hard kill ------------------------------------------
+
+LONG = """\
+ucr_datasets: [TwoLeadECG]
+protocols:
+  blog2020: {{epochs: {epochs}}}
+experiments:
+  - datasets: [TwoLeadECG]
+    models: [lstm_fcn]
+    frameworks: [torch]
+    protocols: [blog2020]
+    seeds: {seeds}
+"""
+
+
+def _stop_cmd(work: Path, mirror: Path, config: str, *extra: str) -> list[str]:
+    code = work.parent / "code"
+    return [str(BIN / "snakemake"), "-s", str(code / "Snakefile"), "--cores", "1",
+            "train_all", "--configfile", str(code / "config" / "quick.yaml"),
+            str(work / config), "--config", f"data_mirror={mirror}", *extra]
+
+
+def _run_digests(work: Path) -> dict[str, str]:
+    import hashlib
+
+    root = work / "results" / "runs"
+    return {str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+            for p in sorted(root.rglob("*")) if p.is_file()}
+
+
+def _start_training(work: Path, cmd: list[str], name: str) -> subprocess.Popen:
+    """Start Snakemake in its own session; return once a training has begun."""
+    log = open(work / f"{name}.log", "w")
+    wall = time.time()
+    proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=log,
+                            stderr=subprocess.STDOUT, start_new_session=True)
+    log.close()
+    started, begun = time.monotonic(), set()
+    while not begun:  # a log of this call (Snakemake replaces a job's log)
+        assert proc.poll() is None, (work / f"{name}.log").read_text()[-3000:]
+        assert time.monotonic() - started < 240, "no training began in time"
+        begun = {p for p in (work / "logs" / "train").rglob("*.log")
+                 if p.stat().st_mtime > wall
+                 and re.search(r"series, loss .* epochs on", p.read_text())}
+        time.sleep(0.3)
+    time.sleep(2)  # well inside the first epochs
+    return proc
+
+
+def _call(cmd: list[str], work: Path, timeout: float = 300) -> tuple[int, str]:
+    """Run Snakemake to its end in its own session (its jobs killed on a timeout)."""
+    proc = subprocess.Popen(cmd, cwd=work, env=_env(), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    try:
+        out, _ = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        out, _ = proc.communicate()
+        raise AssertionError(f"timed out:\n{out[-3000:]}") from None
+    return proc.returncode, out
+
+
+def _group_gone(pgid: int, wait_s: float = 20) -> bool:
+    end = time.monotonic() + wait_s
+    while time.monotonic() < end:
+        try:
+            os.killpg(pgid, 0)
+        except ProcessLookupError:
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def test_one_sigterm_to_snakemake_stops_running_jobs_and_a_hard_kill_resumes(
+        tmp_path, shared_data):
+    """A finished run, then a long configuration that reruns it (params changed) and
+    trains a second seed. One SIGTERM to the Snakemake process alone (kill <pid>) ends
+    the trainings within seconds, not after them; the finished run is as it was and
+    nothing partial is left. A hard kill (SIGKILL to the group) leaves a lock: the next
+    call says so, --unlock frees it, and a dry run plans only the unfinished trainings."""
+    snapshot_workflow(tmp_path / "code")
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "short.yaml").write_text(LONG.format(epochs=1, seeds=1))
+    (work / "long.yaml").write_text(LONG.format(epochs=5000, seeds=2))
+    rc, text = _call(_stop_cmd(work, shared_data, "short.yaml"), work, timeout=600)
+    assert rc == 0, text[-3000:]
+    finished = _run_digests(work)
+    assert finished
+
+    # One SIGTERM to Snakemake alone.
+    proc = _start_training(work, _stop_cmd(work, shared_data, "long.yaml"), "term")
+    sent = time.monotonic()
+    os.kill(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(timeout=90)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+    took = time.monotonic() - sent
+    text = (work / "term.log").read_text()
+    assert took < 60, f"Snakemake took {took:.0f} s to stop after SIGTERM:\n{text[-3000:]}"
+    assert proc.returncode != 0
+    assert _group_gone(proc.pid), "job processes outlived Snakemake"
+    assert _run_digests(work) == finished, "a finished run was changed or removed"
+    assert not list((work / "results" / "runs").rglob("*.partial-*"))
+
+    # A hard kill: no time to clean up or to release the lock.
+    proc = _start_training(work, _stop_cmd(work, shared_data, "long.yaml"), "kill")
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=30)
+    assert _group_gone(proc.pid)
+    rc, text = _call(_stop_cmd(work, shared_data, "long.yaml"), work, timeout=120)
+    assert rc != 0 and "--unlock" in text, text[-3000:]
+    rc, text = _call(_stop_cmd(work, shared_data, "long.yaml", "--unlock"), work)
+    assert rc == 0, text[-3000:]
+    assert _run_digests(work) == finished, "a finished run was changed by the hard kill"
+    rc, text = _call(_stop_cmd(work, shared_data, "long.yaml", "-n"), work)
+    assert rc == 0, text[-3000:]
+    jobs = _job_counts(text)
+    # seed1 (never finished) is planned. seed0's rerun failed, so Snakemake restored its
+    # files but dropped their metadata: its changed params no longer trigger a rerun
+    # unless the run path carries them (content-keyed paths plan a new run directory).
+    assert jobs.get("train") in (1, 2) and "prepare_ucr" not in jobs, text[-3000:]
+    assert re.search(r"rule train:\n(?:.*\n){0,3}.*output: \S*seed1/", text), text[-3000:]

@@ -253,6 +253,12 @@ def cmd_aggregate(args) -> None:
     )
 
 
+def cmd_figures(args) -> None:
+    from ecgrepro.aggregate.build import draw_figures
+
+    draw_figures(args.tables, args.figures, args.expected, args.timing)
+
+
 def cmd_paper(args) -> None:
     from ecgrepro.aggregate.paper import build_paper
 
@@ -376,6 +382,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
     p.set_defaults(func=cmd_aggregate)
 
+    p = sub.add_parser("figures", help="the aggregate's figures, from its tables")
+    p.add_argument("--expected", nargs="*", default=[],
+                   help="run directories the config expects (for training histories)")
+    p.add_argument("--tables", default="results/tables", help="written by 'aggregate'")
+    p.add_argument("--figures", default="results/figures")
+    p.add_argument("--timing", default=None,
+                   help="the timing step's folder (time_per_epoch); absent: a figure saying so")
+    p.set_defaults(func=cmd_figures)
+
     p = sub.add_parser("paper", help="fill the manuscript template from results/")
     p.add_argument("--template", default="paper/paper.md.j2")
     p.add_argument("--bib", default="paper/references.bib")
@@ -394,12 +409,20 @@ def main(argv=None) -> int:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s", stream=sys.stderr
     )
+    from ecgrepro.stop import Interrupted, interruptible
+
     args = build_parser().parse_args(argv)
     try:
-        args.func(args)
+        with interruptible():  # SIGTERM/SIGINT: clean up (finally blocks), exit fast
+            args.func(args)
     except EcgreproError as exc:
         log.error("%s", exc)
         return 1
+    except Interrupted as exc:
+        log.error("ecgrepro %s: %s; nothing partial is kept (outputs are written whole "
+                  "or not at all). Rerun the workflow to redo this step.", args.command,
+                  exc)
+        return 128 + exc.signum
     return 0
 
 

@@ -16,12 +16,12 @@ rule paper:
             rules.aggregate.output.software,
             rules.aggregate.output.settings,
         ],
-        accuracy_png=rules.aggregate.output.accuracy_png,
+        accuracy_png=rules.figures.output.accuracy_png,
         figures=[
-            rules.aggregate.output.curves_png,
-            rules.aggregate.output.confusion_png,
-            rules.aggregate.output.time_png,
-            rules.aggregate.output.intra_inter_png,
+            rules.figures.output.curves_png,
+            rules.figures.output.confusion_png,
+            rules.figures.output.time_png,
+            rules.figures.output.intra_inter_png,
         ],
     output:
         md="paper/paper.md",

@@ -5,11 +5,14 @@
 rule train:
     input:
         data=train_data,
+    # update(): Snakemake neither deletes a finished run before its job reruns nor after
+    # it fails (it backs the files up and restores them); the job replaces the run
+    # directory only once the new one is complete (ecgrepro.runs.train_run).
     output:
-        metrics=RUN_METRICS,
-        predictions=f"{RUN_DIR}/predictions.csv",
-        history=f"{RUN_DIR}/history.csv",
-        provenance=f"{RUN_DIR}/provenance.json",
+        metrics=update(RUN_METRICS),
+        predictions=update(f"{RUN_DIR}/predictions.csv"),
+        history=update(f"{RUN_DIR}/history.csv"),
+        provenance=update(f"{RUN_DIR}/provenance.json"),
     log:
         "logs/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.log",
     benchmark:

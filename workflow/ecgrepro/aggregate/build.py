@@ -3,8 +3,10 @@
 :func:`build` reads the expected runs (:mod:`~ecgrepro.aggregate.collect`), derives the
 seed-level table, summaries, MIT-BIH metrics, the framework comparison and the claim
 verdicts (:mod:`~ecgrepro.aggregate.tables`, :mod:`~ecgrepro.aggregate.claims`), the
-k-NN accuracy table and figure (:mod:`~ecgrepro.aggregate.knn`), and writes every file
-named in :mod:`~ecgrepro.aggregate.outputs`.
+k-NN accuracy table and the timing step's comparisons, and writes every table named in
+:mod:`~ecgrepro.aggregate.outputs`. :func:`draw_figures` draws the figures from those
+tables afterwards (the workflow's ``figures`` rule), so a figure that fails never costs a
+table.
 """
 
 from __future__ import annotations
@@ -15,11 +17,13 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrepro.aggregate import figures
+from ecgrepro.aggregate import timing as timing_views
 from ecgrepro.aggregate.aami import aami_table
 from ecgrepro.aggregate.claims import evaluate_claims
-from ecgrepro.aggregate.collect import collect, parse_run_dir
+from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
 from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
+from ecgrepro.aggregate.outputs import FIGURES
 from ecgrepro.aggregate.tables import (
     add_convergence,
     frameworks_table,
@@ -29,10 +33,11 @@ from ecgrepro.aggregate.tables import (
 )
 from ecgrepro.aggregate.write import latex, markdown, write_csv, write_parquet, write_text
 from ecgrepro.convergence import describe_criterion
+from ecgrepro.errors import EcgreproError
 
 log = logging.getLogger("ecgrepro")
 
-__all__ = ["build", "reported_rules", "RUN_COLUMNS"]
+__all__ = ["build", "draw_figures", "read_table", "reported_rules", "RUN_COLUMNS"]
 
 RUN_COLUMNS = [
     "kind", "dataset", "model", "framework", "protocol", "split", "seed", "k", "checkpoint",
@@ -78,6 +83,32 @@ def _runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
     return out
 
 
+def mark_unreadable(seeds: pd.DataFrame, ids, unreadable: dict) -> pd.DataFrame:
+    """Seed rows built on a run that exists but cannot be read: status ``unreadable``
+    and the reason (file, what is wrong, what to do) as note, instead of "no run".
+
+    The claims read this status (``claims.unreadable``) and say so in claims.csv.
+    """
+    if not unreadable or seeds.empty:
+        return seeds
+    seeds = seeds.copy()
+    for run in ids:
+        reason = unreadable.get(run.name)  # "<file> is unreadable (<why>), so ..."
+        if reason is None:
+            continue
+        hit = ((seeds["kind"] == run.kind) & (seeds["dataset"] == run.dataset)
+               & (seeds["model"] == run.model) & (seeds["status"] != "ok"))
+        if run.kind == "train":
+            hit &= ((seeds["framework"] == run.framework) & (seeds["protocol"] == run.protocol)
+                    & (seeds["seed"] == run.seed))
+        for i in seeds.index[hit]:
+            note = seeds.at[i, "note"]
+            prior = "" if seeds.at[i, "status"] == "missing" or pd.isna(note) else f"{note}; "
+            seeds.at[i, "status"] = "unreadable"
+            seeds.at[i, "note"] = f"{prior}{reason.split(', so this run')[0]}"
+    return seeds
+
+
 def _interval(row) -> str:
     if pd.isna(row["ci_low"]):
         return ""
@@ -114,7 +145,11 @@ def claims_view(claims: pd.DataFrame) -> pd.DataFrame:
         "interval": claims.apply(_interval, axis=1),
         "runs": claims["n_runs"].astype("Int64").astype(str) + "/"
         + claims["n_expected"].astype("Int64").astype(str),
-        "verdict": claims["verdict"], "reason": claims["reason"],
+        # The CSV keeps the three verdicts; the readable views say when one rests on
+        # fewer runs than configured because a run could not be read.
+        "verdict": claims["verdict"] + claims["unreadable"].map(
+            lambda u: " (incomplete)" if u else ""),
+        "reason": claims["reason"],
     })
 
 
@@ -166,6 +201,7 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     col = collect(expected, benchmarks, scan_roots)
     rules = reported_rules(protocols, {r.protocol for r in ids if r.kind == "train"})
     seeds = add_convergence(seed_table(col, ids, rules), col.history, convergence_cfg)
+    seeds = mark_unreadable(seeds, ids, unreadable_runs(col.status))
     summary = summary_table(seeds, claims_cfg["interval"])
     mitdb_metrics, mitdb_confusion = mitdb_tables(col, seeds)
     aami = aami_table(ids, col.runs, col.classes)
@@ -208,9 +244,10 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
 
     ok = set(col.status.loc[col.status["status"] == "ok", "run"])
     knn_runs = [r.path for r in ids if r.kind == "knn" and r.name in ok]
-    write_knn(knn_runs, tables / "knn.csv", figs if draw else None)
-    if draw:
-        _draw(seeds, col.history, mitdb_confusion, figs)
+    write_knn(knn_runs, tables / "knn.csv")
+    write_timing_table(timing, tables / "timing.csv", tables / "timing.md")
+    if draw:  # from the tables just written, as the figures rule does
+        draw_figures(tables, figs, expected, timing_dir)
     n_ok = int((col.status["status"] == "ok").sum())
     log.info("aggregated %d of %d expected runs; %d missing or unexpected (missing.csv)",
              n_ok, len(ids), len(missing))
@@ -221,32 +258,130 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
             "mitdb_confusion": mitdb_confusion, "mitdb_aami": aami}
 
 
-def write_knn(run_dirs, table_path, figures_dir=None) -> pd.DataFrame:
-    """``knn.csv`` and ``knn_accuracy_vs_k.{png,pdf}`` from k-NN run directories.
-
-    One row per (dataset, variant, k) of the runs' ``accuracy.csv`` (all their
-    columns, as :func:`~ecgrepro.aggregate.knn.knn_table` reads them); no runs: the
-    header only, and a figure that says so. The PDF's date is pinned as for every
-    figure of the aggregate.
-    """
+def write_knn(run_dirs, table_path) -> pd.DataFrame:
+    """``knn.csv`` from k-NN run directories: one row per (dataset, variant, k) of the
+    runs' ``accuracy.csv`` (all their columns, as :func:`~ecgrepro.aggregate.knn.knn_table`
+    reads them); no runs: the header only. The figure is drawn from it by
+    :func:`draw_figures`."""
     paths = [Path(d) / "accuracy.csv" for d in run_dirs]
     table = knn_table(paths) if paths else pd.DataFrame(columns=[*KNN_COLUMNS, "source"])
     write_text(table_path, table.drop(columns="source").to_csv(index=False))
-    if figures_dir is not None:
-        png = Path(figures_dir) / "knn_accuracy_vs_k.png"
-        pdf = png.with_suffix(".pdf")
-        if table.empty:
-            figures._empty(png, pdf, "k-NN runs")
-        else:
-            with figures._pinned_date():
-                plot_knn(table, png, pdf, UCR_REFERENCES)
     return table
 
 
-def _draw(seeds, history, mitdb_confusion, figs: Path) -> None:
-    figures.plot_accuracy(seeds, figs / "accuracy_by_seed.png", figs / "accuracy_by_seed.pdf")
-    figures.plot_curves(history, figs / "training_curves.png", figs / "training_curves.pdf")
-    figures.plot_confusion(mitdb_confusion, figs / "mitdb_confusion.png",
-                           figs / "mitdb_confusion.pdf")
-    figures.plot_time(seeds, figs / "time_per_epoch.png", figs / "time_per_epoch.pdf")
-    figures.plot_intra_inter(seeds, figs / "intra_vs_inter.png", figs / "intra_vs_inter.pdf")
+def write_timing_table(comparisons: pd.DataFrame | None, csv_path, md_path) -> None:
+    """``timing.csv``/``.md``: the timing step's comparisons (header only without one)."""
+    if comparisons is None:
+        comparisons = pd.DataFrame(columns=timing_views.COLUMNS)
+    write_text(csv_path, comparisons.to_csv(index=False, float_format="%.6g"))
+    view = timing_views.comparison_table(comparisons) if len(comparisons) else None
+    write_text(md_path, markdown(view) if view is not None else
+               "No controlled timing: run `snakemake timing` (alone on the machine).\n")
+
+
+def _plot_knn(table: pd.DataFrame, png, pdf) -> None:
+    if table.empty:
+        return figures._empty(png, pdf, "k-NN runs")
+    plot_knn(table, png, pdf, UCR_REFERENCES)
+
+
+def _plot_timing(timing_dir, png, pdf) -> None:
+    comparisons = read_timing(timing_dir)
+    if comparisons is None:
+        return figures._empty(png, pdf, "controlled timing (run: snakemake timing)")
+    rounds_path = Path(timing_dir) / "rounds.csv"
+    rounds = pd.read_csv(rounds_path) if rounds_path.is_file() else None
+    timing_views.plot_time_per_epoch(comparisons, png, pdf, rounds)
+
+
+#: Text columns of the tables the figures read back (the rest: numbers).
+_TEXT = ["kind", "dataset", "model", "framework", "protocol", "checkpoint", "split",
+         "status", "note", "run", "true", "pred", "device", "commit"]
+_FLAGS = ["reported", "selects_on_test"]
+
+
+def read_table(path) -> pd.DataFrame:
+    """A table of :func:`build` read back with the types it was built with (text, flags
+    as booleans, seeds and k as nullable integers).
+
+    Raises
+    ------
+    EcgreproError
+        When the file is missing or unreadable; the message names it.
+    """
+    path = Path(path)
+    try:
+        frame = pd.read_csv(path, dtype={c: str for c in _TEXT}, keep_default_na=False,
+                            na_values=[""])
+    except (OSError, ValueError, pd.errors.ParserError) as exc:
+        raise EcgreproError(
+            f"{path}: cannot read this table ({type(exc).__name__}: {exc}). It is written "
+            "by the aggregate step: delete it and rerun the workflow to rebuild it."
+        ) from exc
+    for c in _FLAGS:
+        if c in frame:
+            frame[c] = frame[c].map({True: True, False: False, "True": True,
+                                     "False": False}).fillna(False).astype(bool)
+    for c in ("seed", "k", "epochs", "epoch", "n_test", "n_params", "count"):
+        if c in frame:
+            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
+    return frame
+
+
+def _histories(expected, runs: pd.DataFrame) -> pd.DataFrame:
+    """history.csv of every training run the tables hold (runs.csv), with its identity."""
+    ok = set(runs["run"]) if len(runs) else set()
+    frames = []
+    for path in expected:
+        run = parse_run_dir(path)
+        if run.kind != "train" or run.name not in ok:
+            continue
+        try:
+            hist = pd.read_csv(run.path / "history.csv")
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            log.warning("%s: history.csv unreadable (%s); not in training_curves", run.name,
+                        exc)
+            continue
+        frames.append(hist.assign(kind=run.kind, dataset=run.dataset, model=run.model,
+                                  framework=run.framework, protocol=run.protocol,
+                                  split=run.split, seed=run.seed, run=run.name))
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+
+
+def draw_figures(tables_dir, figures_dir, expected, timing_dir=None) -> None:
+    """Draw every figure of :data:`~ecgrepro.aggregate.outputs.FIGURES` from the tables
+    in ``tables_dir`` (and the training histories of the runs in runs.csv).
+
+    Each figure is tried; one that fails does not stop the others, and the error names
+    it. Tables are never touched here: a figure cannot cost a table.
+
+    Raises
+    ------
+    EcgreproError
+        When a figure could not be drawn (each is named with its error).
+    """
+    tables, figs = Path(tables_dir), Path(figures_dir)
+    seeds = read_table(tables / "seeds.csv")
+    confusion = read_table(tables / "mitdb_confusion.csv")
+    history = _histories(expected, read_table(tables / "runs.csv"))
+    plots = {
+        "accuracy_by_seed": (figures.plot_accuracy, seeds),
+        "training_curves": (figures.plot_curves, history),
+        "mitdb_confusion": (figures.plot_confusion, confusion),
+        "time_per_epoch": (lambda d, png, pdf: _plot_timing(d, png, pdf), timing_dir),
+        "intra_vs_inter": (figures.plot_intra_inter, seeds),
+        "knn_accuracy_vs_k": (_plot_knn, read_table(tables / "knn.csv")),
+    }
+    assert list(plots) == list(FIGURES), "outputs.FIGURES and draw_figures disagree"
+    failed = []
+    for name, (plot, data) in plots.items():
+        try:
+            plot(data, figs / f"{name}.png", figs / f"{name}.pdf")
+        except Exception as exc:  # noqa: BLE001 - reported with the figure's name below
+            log.exception("figure %s failed", name)
+            failed.append(f"{name}: {type(exc).__name__}: {exc}")
+    if failed:
+        raise EcgreproError(
+            "could not draw " + "; ".join(failed) + f". The tables in {tables} are "
+            "complete and kept; see the log above for the traceback."
+        )

@@ -97,6 +97,8 @@ def base(item, rows) -> dict:
     ok = rows[rows["status"] == "ok"] if len(rows) else rows
     return {"n_runs": len(ok), "n_expected": len(rows),
             "complete": bool(len(rows) and len(ok) == len(rows)),
+            # runs that exist but cannot be read (collect -> build.mark_unreadable)
+            "unreadable": int((rows["status"] == "unreadable").sum()) if len(rows) else 0,
             "protocol": protocol_text(item)}
 
 

@@ -51,7 +51,8 @@ def rule_frameworks(item, ctx) -> dict:
                       f"+/- {margin:g} (TOST, alpha {alpha:g})",
          "published_value": margin, "interval": "", "ci_low": np.nan, "ci_high": np.nan,
          "n_runs": len(ok), "n_expected": len(rows),
-         "complete": bool(len(rows) and len(ok) == len(rows))}
+         "complete": bool(len(rows) and len(ok) == len(rows)),
+         "unreadable": int((rows["status"] == "unreadable").sum()) if len(rows) else 0}
     if rows.empty:
         return {**b, "verdict": "not tested",
                 "reason": "no model and protocol is configured in both frameworks"}

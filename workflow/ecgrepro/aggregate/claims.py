@@ -43,7 +43,7 @@ VERDICTS = ("reproduced", "not reproduced", "not tested", NOT_CONVERGED, NO_TIMI
 COLUMNS = [
     "claim_id", "claim", "source", "rule", "protocol", "published", "published_value",
     "measured", "measured_value", "ci_low", "ci_high", "interval", "n_runs", "n_expected",
-    "complete", "verdict", "reason",
+    "complete", "unreadable", "verdict", "reason",
 ]
 
 RULES = {
@@ -89,9 +89,13 @@ def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
         row = {"claim_id": claim_id, "claim": item["statement"], "source": item["source"],
                "rule": item["rule"], "interval": "", "ci_low": np.nan, "ci_high": np.nan,
                "measured": "", "measured_value": np.nan, **rule(item, ctx)}
+        if row.get("unreadable"):  # never a silent verdict on fewer runs than configured
+            row["reason"] = (f"incomplete: {row['unreadable']} run(s) unreadable and left "
+                             f"out (see missing.csv). {row['reason']}")
         out.append(row)
     frame = pd.DataFrame(out)
     for col in COLUMNS:
         if col not in frame:
             frame[col] = np.nan
+    frame["unreadable"] = frame["unreadable"].fillna(0).astype(int)
     return frame[COLUMNS]

@@ -29,7 +29,8 @@ from ecgrepro.metrics import summary_metrics
 
 log = logging.getLogger("ecgrepro")
 
-__all__ = ["Collected", "RunId", "collect", "parse_run_dir", "CHECKPOINT_ORDER"]
+__all__ = ["Collected", "RunId", "UnreadableRunFile", "collect", "parse_run_dir",
+           "unreadable_runs", "CHECKPOINT_ORDER"]
 
 MITDB = "mitdb"  # per-class columns in runs.csv for this dataset (Oh et al.'s 5 classes)
 TRAIN_FILES = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
@@ -132,8 +133,42 @@ class Collected:
     classes: dict
 
 
+class UnreadableRunFile(Exception):
+    """A file of a finished run that cannot be read (truncated, not JSON/CSV, ...).
+
+    ``str()`` names the file, what is wrong and what to do; ``file`` is the path.
+    """
+
+    def __init__(self, path: Path, exc: Exception):
+        self.file = Path(path)
+        self.what = f"{type(exc).__name__}: {exc}".splitlines()[0][:200]
+        super().__init__(f"{self.file} is unreadable ({self.what})")
+
+
+def _guarded(reader):
+    """``reader(path, ...)`` raising :class:`UnreadableRunFile` naming ``path``."""
+
+    def read(path, *args, **kwargs):
+        try:
+            return reader(path, *args, **kwargs)
+        except UnreadableRunFile:
+            raise
+        except (OSError, ValueError, KeyError, UnicodeDecodeError,
+                pd.errors.ParserError, pd.errors.EmptyDataError) as exc:
+            raise UnreadableRunFile(path, exc) from exc
+
+    return read
+
+
+@_guarded
 def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text())
+    data = json.loads(Path(path).read_text())
+    if not isinstance(data, dict):
+        raise ValueError(f"a JSON object was expected, found {type(data).__name__}")
+    return data
+
+
+_read_csv = _guarded(pd.read_csv)
 
 
 def _benchmark(paths) -> dict:
@@ -144,7 +179,11 @@ def _benchmark(paths) -> dict:
     """
     seconds, rss = [], []
     for path in paths:
-        bench = pd.read_csv(path, sep="\t", na_values=["-", "NA"])
+        try:
+            bench = _read_csv(path, sep="\t", na_values=["-", "NA"])
+        except UnreadableRunFile as exc:  # timing only: the run itself stays in
+            log.warning("%s; its job's time and memory are left empty", exc)
+            continue
         seconds.append(pd.to_numeric(bench["s"], errors="coerce").mean())
         rss.append(pd.to_numeric(bench["max_rss"], errors="coerce").max())
     return {"job_seconds": float(np.nansum(seconds)) if seconds else np.nan,
@@ -188,10 +227,13 @@ def _scores(cm: pd.DataFrame, per_class: bool) -> dict:
 def _train_run(run: RunId, benchmarks: Path | None):
     metrics = _read_json(run.path / "metrics.json")
     facts, packages = _provenance(run.path / "provenance.json")
-    preds = pd.read_csv(run.path / "predictions.csv", dtype={"y_true": str, "y_pred": str,
-                                                             "checkpoint": str})
+    preds = _read_csv(run.path / "predictions.csv", dtype={"y_true": str, "y_pred": str,
+                                                           "checkpoint": str})
+    if "checkpoint" not in preds or "y_true" not in preds or "y_pred" not in preds:
+        raise UnreadableRunFile(run.path / "predictions.csv",
+                                ValueError("no checkpoint, y_true or y_pred column"))
     classes = [c.removeprefix("proba_") for c in preds.columns if c.startswith("proba_")]
-    history = pd.read_csv(run.path / "history.csv")
+    history = _read_csv(run.path / "history.csv")
     stopped = (metrics.get("early_stopping") or {}).get("stopped_early")
     if stopped is not None and "stopped_early" not in history:  # for convergence.assess
         history["stopped_early"] = bool(stopped)
@@ -235,7 +277,7 @@ def _knn_run(run: RunId, benchmarks: Path | None):
     facts, packages = _provenance(run.path / "provenance.json")
     library = (metrics.get("definition") or {}).get("library") or "unknown"
     classes = [str(c) for c in metrics.get("classes", [])]
-    conf = pd.read_csv(run.path / "confusion.csv", dtype={"true": str, "pred": str})
+    conf = _read_csv(run.path / "confusion.csv", dtype={"true": str, "pred": str})
     timings = metrics.get("timings") or {}
     bench = _benchmark(_bench_paths(run, benchmarks))
     search = timings.get("distance_matrix_s", timings.get("neighbour_search_s", np.nan))
@@ -328,9 +370,24 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
                 for scope, name, key, value in sets:
                     text = json.dumps(value, sort_keys=True)
                     settings.setdefault((scope, name, key, text), set()).add(run.name)
-        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+        except UnreadableRunFile as exc:
+            # Relative names only (tables hold no machine paths); the log has the full one.
+            where = f"{run.name}/{exc.file.relative_to(run.path)}" \
+                if exc.file.is_relative_to(run.path) else exc.file.name
+            reason = (f"{where} is unreadable ({exc.what}), so this run is left out. "
+                      f"To redo it, delete the run directory {run.name}/ and rerun the "
+                      "workflow")
+            log.warning("%s (%s)", reason, exc.file)
             status.append({"run": run.name, "kind": run.kind, "status": "unreadable",
-                           "reason": f"{type(exc).__name__}: {exc}"})
+                           "reason": reason})
+            continue
+        except (OSError, ValueError, KeyError, json.JSONDecodeError) as exc:
+            reason = (f"{type(exc).__name__}: {exc}; a file of {run.name} does not hold "
+                      "what a finished run writes. Delete the run directory and rerun "
+                      "the workflow to redo it")
+            log.warning("%s: %s", run.name, reason)
+            status.append({"run": run.name, "kind": run.kind, "status": "unreadable",
+                           "reason": reason})
             continue
         classes.setdefault(run.dataset, labels)
         rows.extend({**ident, **row} for row in r)
@@ -357,6 +414,14 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
         ),
         classes=classes,
     )
+
+
+def unreadable_runs(status: pd.DataFrame) -> dict[str, str]:
+    """``{run name: reason}`` of the runs :func:`collect` could not read."""
+    if status.empty:
+        return {}
+    bad = status[status["status"] == "unreadable"]
+    return dict(zip(bad["run"], bad["reason"]))
 
 
 def _split_key(split: str) -> tuple:

@@ -11,12 +11,11 @@ import matplotlib
 
 matplotlib.use("Agg")  # files only, no display
 
-import matplotlib.pyplot as plt  # noqa: E402
 import pandas as pd  # noqa: E402
 import seaborn as sns  # noqa: E402
 
+from ecgrepro.aggregate.figures import save, separate_identical  # noqa: E402
 from ecgrepro.errors import EcgreproError  # noqa: E402
-from ecgrepro.io import replacing  # noqa: E402
 
 COLUMNS = (
     "dataset",
@@ -70,10 +69,13 @@ def knn_table(accuracy_csvs) -> pd.DataFrame:
     return table.sort_values(["dataset", "variant", "k"], ignore_index=True)
 
 
-def _save(fig, path, fmt: str) -> None:
-    """Save beside the target, then rename: never a half-written figure."""
-    with replacing(path) as tmp:
-        fig.savefig(tmp, format=fmt, bbox_inches="tight")
+def identical_variants(table: pd.DataFrame) -> list[list[str]]:
+    """Sets (two or more) of variants whose accuracy is the same at every k."""
+    curves: dict = {}
+    for variant, part in table.sort_values("k").groupby("variant", sort=True):
+        key = tuple(zip(part["k"], part["accuracy"].round(12)))
+        curves.setdefault(key, []).append(str(variant))
+    return [names for names in curves.values() if len(names) > 1]
 
 
 def plot_knn(table: pd.DataFrame, out_png, out_pdf, references=None) -> None:
@@ -124,8 +126,10 @@ def plot_knn(table: pd.DataFrame, out_png, out_pdf, references=None) -> None:
             )
         ks = sorted(table.loc[table["dataset"] == dataset, "k"].unique())
         ax.set_xticks(ks)
+        same = identical_variants(table[table["dataset"] == dataset])
+        note = "; ".join(" = ".join(g) for g in same)
+        # Identical variants (aeon-dtw and sktime-dtw, say) would hide one another.
+        separate_identical(ax, f"identical: {note} (wider line beneath)" if note else None)
     grid.set_axis_labels("k (neighbours)", "test accuracy")
     grid.set_titles("{col_name}")
-    _save(grid.figure, out_png, "png")
-    _save(grid.figure, out_pdf, "pdf")
-    plt.close(grid.figure)
+    save(grid.figure, out_png, out_pdf)

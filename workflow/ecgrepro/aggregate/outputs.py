@@ -26,10 +26,12 @@ TABLES = (
     "software.csv",
     "settings.csv",
     "knn.csv",
+    "timing.csv",
+    "timing.md",
 )
 
-#: Figures (``<name>.png`` and ``<name>.pdf``) the ``aggregate`` rule writes into
-#: ``FIGURES_DIR``.
+#: Figures (``<name>.png`` and ``<name>.pdf``) the ``figures`` rule draws into
+#: ``FIGURES_DIR`` from the tables (its own rule: a figure that fails costs no table).
 FIGURES = (
     "accuracy_by_seed",
     "training_curves",

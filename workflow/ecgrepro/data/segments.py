@@ -415,8 +415,13 @@ def load_segments(path: str | Path) -> Segments:
     """Read segments written by :func:`save_segments`."""
     import pandas as pd
 
-    with np.load(path, allow_pickle=False) as z:
-        meta = json.loads(str(z["meta"]))
-        table = _string_columns(pd.DataFrame({c: z[c] for c in TABLE_COLUMNS}))
-        cfg = SegmentConfig.from_dict(meta["cfg"])
-        return Segments(z["X"], table, cfg, tuple(meta["skipped"]))
+    from ecgrepro.data.ucr import PREPARED_ERRORS, unreadable_prepared
+
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            meta = json.loads(str(z["meta"]))
+            table = _string_columns(pd.DataFrame({c: z[c] for c in TABLE_COLUMNS}))
+            cfg = SegmentConfig.from_dict(meta["cfg"])
+            return Segments(z["X"], table, cfg, tuple(meta["skipped"]))
+    except PREPARED_ERRORS as exc:  # json.JSONDecodeError is a ValueError
+        raise unreadable_prepared(path, exc) from exc

@@ -9,6 +9,7 @@ later step reads.
 from __future__ import annotations
 
 import csv
+import zipfile
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -376,14 +377,43 @@ def save_prepared(ds: UCRDataset, path: str | Path) -> bool:
     return True
 
 
+#: What np.load raises on a truncated or damaged .npz (zipfile.BadZipFile is an
+#: Exception subclass of its own; a short member: EOFError or ValueError).
+PREPARED_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile)
+
+
+def unreadable_prepared(path, exc: BaseException) -> DataError:
+    """The error for a prepared file that exists but cannot be read: it names the file,
+    what went wrong and what to do (delete it, rerun: it is rebuilt from the verified
+    raw data)."""
+    if isinstance(exc, FileNotFoundError):
+        return DataError(f"{path}: prepared data file not found. Rerun the workflow to "
+                         "prepare it (rule prepare_ucr or mitdb_segments).")
+    return DataError(
+        f"{path}: prepared data file is unreadable ({type(exc).__name__}: {exc}); it is "
+        "truncated or damaged (a full disk, an interrupted copy?). Delete it and rerun "
+        "the workflow: it is rebuilt from the verified raw data, and finished runs are "
+        "kept."
+    )
+
+
 def load_prepared(path: str | Path) -> UCRDataset:
-    """Read a dataset written by :func:`save_prepared`."""
-    with np.load(path, allow_pickle=False) as z:
-        return UCRDataset(
-            name=str(z["name"]),
-            X_train=z["X_train"],
-            y_train=z["y_train"],
-            X_test=z["X_test"],
-            y_test=z["y_test"],
-            classes=z["classes"],
-        )
+    """Read a dataset written by :func:`save_prepared`.
+
+    Raises
+    ------
+    DataError
+        When the file is missing, truncated or damaged (:func:`unreadable_prepared`).
+    """
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            return UCRDataset(
+                name=str(z["name"]),
+                X_train=z["X_train"],
+                y_train=z["y_train"],
+                X_test=z["X_test"],
+                y_test=z["y_test"],
+                classes=z["classes"],
+            )
+    except PREPARED_ERRORS as exc:
+        raise unreadable_prepared(path, exc) from exc
