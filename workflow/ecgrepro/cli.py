@@ -167,6 +167,7 @@ def cmd_train(args) -> None:
         threads=args.threads,
         n_folds=args.n_folds,
         fold_seed=args.fold_seed,
+        settings=json.loads(args.settings_json) if args.settings_json else None,
     )
     log.info("accuracy by checkpoint rule: %s", metrics["accuracy_by_rule"])
 
@@ -279,6 +280,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--n-folds", type=int, default=10)
     p.add_argument("--fold-seed", type=int, default=0)
+    p.add_argument("--settings-json", default=None,
+                   help="the run's settings (ecgrepro.store.train_settings) as JSON; "
+                   "written to settings.json, their digest must end --outdir")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("knn", help="k-NN for every k from one distance matrix")

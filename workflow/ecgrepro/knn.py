@@ -20,8 +20,6 @@ Vote rule (written into every run's ``metrics.json`` and ``accuracy.csv``):
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +30,7 @@ import pandas as pd
 from ecgrepro.data.ucr import UCRDataset, load_prepared
 from ecgrepro.errors import DataError, EcgreproError
 from ecgrepro.provenance import collect_provenance, write_json
+from ecgrepro.store import atomic_dir, check_dir_matches, write_settings
 
 log = logging.getLogger("ecgrepro")
 
@@ -382,15 +381,6 @@ def _metrics(ds, variant, result, definition, accuracy, ks, threads) -> dict:
     return out
 
 
-def _replace_dir(tmp: Path, outdir: Path) -> None:
-    """Move a finished temporary directory into place, replacing an older run."""
-    old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-    if outdir.exists():
-        outdir.rename(old)
-    tmp.rename(outdir)
-    shutil.rmtree(old, ignore_errors=True)
-
-
 def run_knn(
     prepared_npz,
     variant: str,
@@ -447,8 +437,16 @@ def run_knn(
     return write_run(ds, var, result, ks, threads, outdir, [prepared_npz], extra)
 
 
-def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) -> dict:
-    """Write one run directory atomically (temporary sibling, then rename)."""
+def write_run(
+    ds, var, result: KnnResult, ks, threads, outdir, inputs, extra, settings=None
+) -> dict:
+    """Write one run directory atomically (:func:`ecgrepro.store.atomic_dir`).
+
+    ``settings`` (:func:`ecgrepro.store.knn_settings`) go to ``settings.json``; their
+    digest must be the one in ``outdir``'s name.
+    """
+    if settings is not None:
+        check_dir_matches(settings, outdir)
     from ecgrepro import knn_variants as kv
 
     ks = check_ks(ks, len(ds.y_train), ds.name)
@@ -458,11 +456,7 @@ def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) ->
     metrics = _metrics(ds, var, result, definition, accuracy, ks, threads)
 
     outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_dir(outdir) as tmp:
         arrays = {"layout": "matrix", "distances": result.distances}
         if result.neighbours is not None:
             arrays = {
@@ -490,10 +484,8 @@ def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) ->
         write_json(tmp / "timings.json", result.timings)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "provenance.json", collect_provenance(None, inputs, extra))
-        _replace_dir(tmp, outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if settings is not None:
+            write_settings(tmp, settings)
     log.info(
         "%s %s: k=%d best, accuracy %.4f (%s)",
         ds.name,

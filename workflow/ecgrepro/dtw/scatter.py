@@ -240,11 +240,13 @@ def knn_gather(
     outdir,
     threads: int = 1,
     window_json=None,
+    settings=None,
 ) -> dict:
     """Join the blocks of one (dataset, variant) and write its run directory.
 
     The run directory is the one :func:`ecgrepro.knn.run_knn` writes; ``timings``
     hold the blocks' summed seconds (core time, however many ran side by side).
+    ``settings`` (:func:`ecgrepro.store.knn_settings`) go to its ``settings.json``.
     """
     from ecgrepro import knn_variants as kv
     from ecgrepro.knn import check_ks, finish, write_run
@@ -317,4 +319,4 @@ def knn_gather(
         "threads": threads,
         "blocks": len(blocks),
     }
-    return write_run(ds, var, result, ks, threads, outdir, inputs, extra)
+    return write_run(ds, var, result, ks, threads, outdir, inputs, extra, settings)
