@@ -311,6 +311,8 @@ def benchmark_paths(run: RunId, benchmarks) -> list[Path]:
         blocks = benchmarks / "knn" / run.dataset / f"{run.model}{suffix}"
         paths = [benchmarks / "knn" / run.dataset / f"{run.model}{suffix}.tsv"]
         paths += sorted(blocks.glob("*.tsv")) if blocks.is_dir() else []
+        if run.model == "learned":  # its window search, shared by every learned run
+            paths += sorted((benchmarks / "knn" / run.dataset / "learned").glob("window.*.tsv"))
     else:
         parts = [run.dataset, run.model, run.framework, run.protocol, run.split]
         paths = [benchmarks.joinpath("train", *parts, f"seed{run.seed}{suffix}.tsv")]

@@ -3,14 +3,12 @@
 Every function takes tables the aggregate already built and two output paths, and
 always writes both files: with nothing to show, the figure says so. Output is
 byte-for-byte reproducible: strip-plot jitter comes from a fixed seed, error bars are
-standard deviations (no bootstrap), and the PDF creation date is pinned
-(``SOURCE_DATE_EPOCH``, default 0) unless the caller sets it.
+standard deviations (no bootstrap), and a PDF carries no creation date (or
+``SOURCE_DATE_EPOCH``'s, when set; ``knn._save``).
 """
 
 from __future__ import annotations
 
-import contextlib
-import os
 
 import matplotlib
 
@@ -31,20 +29,9 @@ FRAMEWORK_ORDER = ["torch", "keras"]
 RULE_ORDER = sorted(CHECKPOINT_ORDER, key=CHECKPOINT_ORDER.get)
 
 
-@contextlib.contextmanager
-def _pinned_date():
-    old = os.environ.get("SOURCE_DATE_EPOCH")
-    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
-    try:
-        yield
-    finally:
-        if old is None:
-            os.environ.pop("SOURCE_DATE_EPOCH", None)
-
-
 def save(fig, png, pdf) -> None:
     """Write ``fig`` to both paths atomically (``knn._save``), then close it."""
-    with _pinned_date(), plt.rc_context({"savefig.dpi": 150}):
+    with plt.rc_context({"savefig.dpi": 150}):
         _save(fig, png, "png")
         _save(fig, pdf, "pdf")
     plt.close(fig)

@@ -5,6 +5,8 @@ pandas, seaborn and matplotlib (Agg) only: no aeon, sktime or deep-learning impo
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import matplotlib
@@ -71,9 +73,17 @@ def knn_table(accuracy_csvs) -> pd.DataFrame:
 
 
 def _save(fig, path, fmt: str) -> None:
-    """Save beside the target, then rename: never a half-written figure."""
+    """Save beside the target, then rename: never a half-written figure.
+
+    No timestamps, so a rebuilt figure is byte for byte the committed one: a PDF's
+    creation date is ``SOURCE_DATE_EPOCH`` when set (matplotlib reads it), else none;
+    matplotlib's PNG writer records no date.
+    """
+    metadata = None
+    if fmt == "pdf" and not os.environ.get("SOURCE_DATE_EPOCH"):
+        metadata = {"CreationDate": None}
     with replacing(path) as tmp:
-        fig.savefig(tmp, format=fmt, bbox_inches="tight")
+        fig.savefig(tmp, format=fmt, bbox_inches="tight", metadata=metadata)
 
 
 def plot_knn(table: pd.DataFrame, out_png, out_pdf, references=None) -> None:
