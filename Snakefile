@@ -23,6 +23,7 @@ include: "workflow/rules/mitdb.smk"
 include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/paper.smk"
+include: "workflow/rules/reference.smk"
 
 
 # targets

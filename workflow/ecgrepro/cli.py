@@ -174,7 +174,9 @@ def cmd_train(args) -> None:
 
 def cmd_aggregate(args) -> None:
     from ecgrepro.aggregate.build import build
+    from ecgrepro.reference import check_clean
 
+    check_clean([d for d in args.expected if Path(d).is_dir()], args.require_clean)
     build(
         args.expected,
         benchmarks=args.benchmarks,
@@ -185,6 +187,29 @@ def cmd_aggregate(args) -> None:
         figures_dir=args.figures,
         draw=not args.no_figures,
     )
+
+
+def cmd_promote(args) -> None:
+    from ecgrepro.reference import promote
+
+    names = promote(args.runs, results=args.results, reference=args.reference,
+                    benchmarks=args.benchmarks,
+                    reference_benchmarks=args.reference_benchmarks,
+                    require_clean=args.require_clean, extra_dirs=args.extra)
+    import pandas as pd
+
+    _write_csv(pd.DataFrame({"run": names}), args.manifest)
+    log.info("%d runs copied into %s", len(names), args.reference)
+
+
+def cmd_reproduce_check(args) -> None:
+    from ecgrepro.reproduce import reproduce_check
+
+    import pandas as pd
+
+    table = reproduce_check(args.results, args.reference, args.out)
+    with pd.option_context("display.width", 200, "display.max_colwidth", 70):
+        print(table[["run", "verdict", "reason"]].to_string(index=False))
 
 
 def cmd_paper(args) -> None:
@@ -311,7 +336,28 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", default="results/tables")
     p.add_argument("--figures", default="results/figures")
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
+    p.add_argument("--require-clean", action="store_true",
+                   help="fail if a run came from a changed tree or runs from >1 commit")
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("promote", help="copy finished runs into the reference tree")
+    p.add_argument("--runs", nargs="+", required=True, help="run directories")
+    p.add_argument("--results", default="results")
+    p.add_argument("--reference", default="results/reference")
+    p.add_argument("--benchmarks", default="benchmarks")
+    p.add_argument("--reference-benchmarks", default="benchmarks/reference")
+    p.add_argument("--extra", nargs="*", default=["data"],
+                   help="folders under --results copied as they are")
+    p.add_argument("--require-clean", action="store_true")
+    p.add_argument("--manifest", required=True, help="CSV of the runs copied")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("reproduce-check",
+                       help="compare a user's results with the reference, run by run")
+    p.add_argument("--results", default="results")
+    p.add_argument("--reference", default="results/reference")
+    p.add_argument("--out", required=True, help="folder for the CSV and Markdown report")
+    p.set_defaults(func=cmd_reproduce_check)
 
     p = sub.add_parser("paper", help="fill the manuscript template from results/")
     p.add_argument("--template", default="paper/paper.md.j2")

@@ -115,27 +115,3 @@ rule aggregate:
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
         " --tables $(dirname {output.runs}) --figures $(dirname {output.accuracy_png})"
         " > {log} 2>&1"
-
-
-# The committed reference tree: the same aggregate over the runs in results/reference
-# (those that exist: nothing is trained), into results/reference/{tables,figures}.
-# Changed-tree or mixed-commit runs stop it when config reference.require_clean is set.
-use rule aggregate as reference_aggregate with:
-    input:
-        runs=reference_run_inputs,
-        code=aggregate_code,
-    output:
-        **{
-            name: str(path).replace(f"{RESULTS}/", f"{REFERENCE}/", 1)
-            for name, path in rules.aggregate.output.items()
-        },
-    log:
-        "logs/reference/aggregate.log",
-    params:
-        expected=expected_run_dirs(REFERENCE),
-        claims=claims_json,
-        protocols=protocols_json,
-        benchmarks=REFERENCE_BENCHMARKS,
-        scan=[f"{REFERENCE}/runs", f"{REFERENCE}/knn"],
-        strict=require_clean_arg(),
-        code=aggregate_code_digest(),

@@ -43,15 +43,12 @@ _RUN_WILDCARDS = dict(
 )
 RUN_DIR = store.RUN_TEMPLATE.format(root=RESULTS, **_RUN_WILDCARDS)
 RUN_METRICS = f"{RUN_DIR}/metrics.json"
-RUN_BENCHMARK = f"{BENCHMARKS}/" + store.TRAIN_BENCHMARK.format(**_RUN_WILDCARDS)
-KNN_DIR = store.KNN_TEMPLATE.format(
-    root=RESULTS, dataset="{dataset}", variant="{variant}", digest="{digest}"
-)
-KNN_BENCHMARK = f"{BENCHMARKS}/" + store.KNN_BENCHMARK.format(
-    dataset="{dataset}", variant="{variant}", digest="{digest}"
-)
-KNN_BLOCK_BENCHMARKS = f"{BENCHMARKS}/" + store.KNN_BLOCK_BENCHMARKS.format(
-    dataset="{dataset}", variant="{variant}", digest="{digest}"
+_KNN_WILDCARDS = dict(dataset="{dataset}", variant="{variant}", digest="{digest}")
+RUN_BENCHMARK = os.path.join(BENCHMARKS, store.TRAIN_BENCHMARK.format(**_RUN_WILDCARDS))
+KNN_DIR = store.KNN_TEMPLATE.format(root=RESULTS, **_KNN_WILDCARDS)
+KNN_BENCHMARK = os.path.join(BENCHMARKS, store.KNN_BENCHMARK.format(**_KNN_WILDCARDS))
+KNN_BLOCK_BENCHMARKS = os.path.join(
+    BENCHMARKS, store.KNN_BLOCK_BENCHMARKS.format(**_KNN_WILDCARDS)
 )
 
 

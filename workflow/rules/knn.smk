@@ -119,15 +119,3 @@ rule knn:
     input:
         rules.knn_table.output,
     localrule: True
-
-
-# The committed reference tree: its k-NN table from the k-NN runs in results/reference.
-use rule knn_table as reference_knn_table with:
-    input:
-        reference_knn_files,
-    output:
-        table=f"{REFERENCE}/tables/knn.csv",
-        png=f"{REFERENCE}/figures/knn_accuracy_vs_k.png",
-        pdf=f"{REFERENCE}/figures/knn_accuracy_vs_k.pdf",
-    log:
-        "logs/reference/knn_table.log",
