@@ -101,3 +101,23 @@ rule reference_tables:
     input:
         reference_outputs(),
     localrule: True
+
+
+# Did my run reproduce the reference? Run by run and claim by claim, after `all`:
+#   snakemake --cores 2 reproduce_check   (results/reproduce/reproduce.{csv,md})
+rule reproduce_check:
+    input:
+        runs=train_outputs() + knn_accuracy_files(),
+        data=data_outputs(),
+        claims=f"{RESULTS}/tables/claims.csv",
+    output:
+        csv=f"{RESULTS}/reproduce/reproduce.csv",
+        md=f"{RESULTS}/reproduce/reproduce.md",
+    log:
+        "logs/reference/reproduce_check.log",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        # --results and --reference: the CLI's defaults, results and results/reference
+        "python -m ecgrepro.cli reproduce-check --out $(dirname {output.csv}) > {log} 2>&1"
