@@ -16,7 +16,6 @@ Command line: ``python -m ecgrepro.dtw {window-block,window-gather,block,gather}
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -49,17 +48,12 @@ def subset_rows(
 
 
 def _save_npz(path, **arrays) -> None:
-    """Write beside the target, then rename: a half-written block never exists."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    """Write beside the target, then rename (:func:`ecgrepro.io.replacing`)."""
+    from ecgrepro.io import replacing
+
+    with replacing(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        tmp.rename(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _load(ds_path):
