@@ -336,3 +336,35 @@ def test_knn_target_builds_rows_beyond_the_reference(tmp_path):
     assert counts["knn_run"] == 10 and counts["knn_table"] == 1
     table_job = plan.split("rule knn_table:", 1)[1].split("output:", 1)[0]
     assert table_job.count("ECG200/") == 5 and table_job.count("ECGFiveDays/") == 5
+
+
+def test_train_run_writes_its_settings_into_the_keyed_directory(tmp_path):
+    """One tiny real run (torch, 1 epoch): settings.json beside the results, and a
+    directory whose digest names other settings is refused before training."""
+    import numpy as np
+
+    from ecgrepro.data.ucr import UCRDataset, save_prepared
+    from ecgrepro.runs import train_run
+
+    rng = np.random.default_rng(0)
+    y = np.r_[np.zeros(4, int), np.ones(4, int)]
+    ds = UCRDataset("Tiny", rng.normal(size=(8, 16)), y, rng.normal(size=(8, 16)), y,
+                    np.array(["1", "2"]))
+    npz = tmp_path / "Tiny.npz"
+    save_prepared(ds, npz)
+    cfg = quick()
+    cfg["models"]["tiny"] = {"family": "lstm_fcn", "lstm_units": 2, "shuffle": True}
+    cfg["protocols"]["blog2020"] = {"epochs": 1}
+    settings = store.train_settings(cfg, "Tiny", "tiny", "torch", "blog2020", "test", 0)
+    out = Path(store.run_dir(settings, str(tmp_path / "results")))
+    kw = dict(dataset="Tiny", model_name="tiny", model=cfg["models"]["tiny"],
+              framework="torch", protocol="blog2020", protocol_overrides={"epochs": 1},
+              split="test", seed=0, device="cpu")
+    with pytest.raises(EcgreproError, match="digest"):
+        train_run(npz, outdir=out.with_name("seed0-0000000000"), settings=settings, **kw)
+    train_run(npz, outdir=out, settings=settings, **kw)
+    assert store.read_settings(out) == json.loads(json.dumps(settings))
+    assert json.loads((out / "settings.json").read_text())["digest"] == out.name[-10:]
+    assert all((out / f).is_file() for f in store.TRAIN_FILES)
+    git = json.loads((out / "provenance.json").read_text())["git"]
+    assert "dirty" in git and (not git["dirty"] or "diff_sha256" in git)
