@@ -277,7 +277,7 @@ def test_reproduce_check_marks_identical_and_different_runs(tmp_path):
     table = reproduce_check(mine, ref, tmp_path / "out").set_index("kind")
     assert table.loc["knn", "verdict"] == "identical"
     assert table.loc["train", "verdict"] == "different"
-    assert "protocol_settings.epochs: 50 vs 5" in table.loc["train", "reason"]
+    assert "protocol_settings.epochs: 50 -> 5" in table.loc["train", "reason"]
     assert (tmp_path / "out/reproduce.md").read_text().count("| identical |") == 2
 
 
@@ -308,11 +308,13 @@ def test_changed_epochs_rerun_exactly_those_runs_and_keep_the_old(tmp_path):
     (tmp_path / "resources/prepared/mitdb").mkdir(parents=True)
     (tmp_path / "resources/prepared/ucr/TwoLeadECG.npz").write_text("")
     (tmp_path / "resources/prepared/mitdb/segments.npz").write_text("")
-    for d in run_dirs(quick()).values():
+    cfg = quick()
+    for key, d in run_dirs(cfg).items():
         run = tmp_path / d
         run.mkdir(parents=True)
         for name in (*store.TRAIN_FILES, store.SETTINGS):
             (run / name).write_text("{}")
+        store.write_settings(run, store.train_settings(cfg, *key))
     plan = snakemake("-n", "train_all", "--configfile", quick_file, cwd=tmp_path)
     assert job_counts(plan).get("train", 0) == 0, plan
     changed = tmp_path / "changed.yaml"
@@ -327,6 +329,8 @@ def test_changed_epochs_rerun_exactly_those_runs_and_keep_the_old(tmp_path):
                        if "/oh2018/" in d}
     assert "output files have to be generated:\n        train" in plan  # the reason
     assert all((tmp_path / d).is_dir() for d in run_dirs(quick()).values())
+    said = [line for line in plan.splitlines() if "settings changed since" in line]
+    assert len(said) == 4 and all("protocol_settings.epochs: 1 -> 2" in s for s in said)
 
 
 def test_knn_target_builds_rows_beyond_the_reference(tmp_path):

@@ -29,7 +29,7 @@ from pathlib import Path
 import pandas as pd
 
 from ecgrepro.io import write_text
-from ecgrepro.store import SETTINGS, parse_run_dir, read_settings
+from ecgrepro.store import SETTINGS, diff_settings, parse_run_dir, read_settings
 
 __all__ = ["reproduce_check"]
 
@@ -58,16 +58,6 @@ def _key(run) -> tuple:
 
 def _json(path: Path) -> dict:
     return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _diff_keys(a, b, prefix="") -> list[str]:
-    """Dotted keys whose values differ, with both values (a short list)."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        out = []
-        for k in sorted(set(a) | set(b)):
-            out += _diff_keys(a.get(k), b.get(k), f"{prefix}{k}.")
-        return out
-    return [] if a == b else [f"{prefix[:-1]}: {a!r} vs {b!r}"]
 
 
 def _data_digests(prov: dict) -> dict:
@@ -120,9 +110,9 @@ def _compare(run, ref, ref_runs) -> dict:
            "value": _accuracy(run), "reference_value": _accuracy(ref)}
     mine, theirs = read_settings(run.path), read_settings(ref.path)
     if mine is not None and theirs is not None and mine != theirs:
-        keys = _diff_keys(theirs, mine)
+        keys = diff_settings(theirs, mine)
         return {**row, "verdict": "different",
-                "reason": "settings (reference vs yours): " + "; ".join(keys[:4])
+                "reason": "settings (reference -> yours): " + "; ".join(keys[:4])
                 + (f"; +{len(keys) - 4} more" if len(keys) > 4 else "")}
     prov, ref_prov = _json(run.path / "provenance.json"), _json(ref.path / "provenance.json")
     data, ref_data = _data_digests(prov), _data_digests(ref_prov)
@@ -172,7 +162,7 @@ def _data_rows(results: Path, reference: Path) -> list[dict]:
         rows.append({"kind": "data", "run": str(rel), "reference_run": str(rel),
                      "verdict": "identical" if same else "different",
                      "reason": "sha256 of every data file" + ("" if same else
-                                                             f": {_diff_keys(b, a)[:3]}")})
+                                                             f": {diff_settings(b, a)[:3]}")})
     return rows
 
 

@@ -232,7 +232,54 @@ def read_settings(directory) -> dict | None:
     path = Path(directory) / SETTINGS
     if not path.is_file():
         return None
-    return json.loads(path.read_text())["settings"]
+    return json.loads(path.read_text()).get("settings")
+
+
+def short(value, width: int = 60) -> str:
+    """``repr`` of a value, a long list or dict shortened (for messages)."""
+    text = repr(value)
+    if len(text) <= width:
+        return text
+    if isinstance(value, (list, tuple)) and len(value) > 3:
+        return f"[{value[0]!r}, {value[1]!r}, ..., {value[-1]!r}] ({len(value)} items)"
+    return text[: width - 3] + "..."
+
+
+def diff_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
+    """``key: old -> new`` for every (dotted) key whose value differs."""
+    if isinstance(old, dict) and isinstance(new, dict):
+        out = []
+        for k in sorted(set(old) | set(new)):
+            out += diff_settings(old.get(k), new.get(k), f"{prefix}{k}.")
+        return out
+    return [] if old == new else [f"{prefix[:-1]}: {short(old)} -> {short(new)}"]
+
+
+def changed_runs(planned) -> list[str]:
+    """Why planned runs are new: for each missing run directory beside which a run of
+    the same coordinates under other settings exists, what changed (that run is kept).
+
+    Parameters
+    ----------
+    planned : iterable of (str, dict)
+        Run directories and their settings, as the workflow plans them.
+    """
+    out = []
+    for path, settings in planned:
+        d = Path(path)
+        if d.exists() or not d.parent.is_dir():
+            continue
+        run = parse_run_dir(d)
+        stem = f"seed{run.seed}-" if run.kind == "train" else f"{run.model}-"
+        others = [(o, read_settings(o)) for o in d.parent.glob(stem + "?" * DIGEST_LEN)
+                  if o.is_dir()]
+        others = [(o, s) for o, s in others if s is not None]
+        if not others:
+            continue
+        old, old_settings = max(others, key=lambda x: x[0].stat().st_mtime)
+        what = "; ".join(diff_settings(old_settings, settings)[:4]) or "no recorded change"
+        out.append(f"{run.name}: settings changed since {old.name} (kept): {what}")
+    return out
 
 
 def check_dir_matches(settings: dict, outdir) -> None:

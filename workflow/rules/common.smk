@@ -204,8 +204,8 @@ def eval_splits(dataset, protocol):
     return store.eval_splits(dataset, protocol, config["training"]["n_folds"])
 
 
-def train_run_dirs(root=RESULTS):
-    """Directories of every configured training run under ``root`` (settings-keyed)."""
+def train_runs(root=RESULTS):
+    """(directory, settings) of every configured training run under ``root``."""
     out = []
     for exp in config["experiments"]:
         for dataset, model, framework, protocol, seed in itertools.product(
@@ -219,12 +219,35 @@ def train_run_dirs(root=RESULTS):
                 settings = store.train_settings(
                     config, dataset, model, framework, protocol, fold, seed
                 )
-                out.append(store.run_dir(settings, root))
+                out.append((store.run_dir(settings, root), settings))
     return out
+
+
+def train_run_dirs(root=RESULTS):
+    """Directories of every configured training run under ``root`` (settings-keyed)."""
+    return [d for d, _ in train_runs(root)]
+
+
+def report_changed_runs():
+    """Say which planned runs are new because their settings changed (old ones kept)."""
+    knn = [
+        (store.knn_dir(config, d, v), store.knn_settings(config, d, v))
+        for d in config["ucr_datasets"]
+        for v in config["knn"]["variants"]
+    ]
+    lines = store.changed_runs(train_runs() + knn)
+    for line in lines[:20]:
+        print(line, file=sys.stderr)
+    if len(lines) > 20:
+        print(f"... {len(lines) - 20} more runs with changed settings", file=sys.stderr)
 
 
 def train_outputs(root=RESULTS):
     return [f"{d}/metrics.json" for d in train_run_dirs(root)]
+
+
+if workflow.is_main_process:
+    report_changed_runs()
 
 
 def train_settings_json(wildcards):
