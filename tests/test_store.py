@@ -372,3 +372,33 @@ def test_train_run_writes_its_settings_into_the_keyed_directory(tmp_path):
     assert all((out / f).is_file() for f in store.TRAIN_FILES)
     git = json.loads((out / "provenance.json").read_text())["git"]
     assert "dirty" in git and (not git["dirty"] or "diff_sha256" in git)
+
+
+def test_reproduce_check_interval_and_reasons(tmp_path):
+    from ecgrepro.reproduce import reproduce_check
+
+    cfg = quick()
+    ref, mine = tmp_path / "reference", tmp_path / "results"
+
+    def run(root, seed, acc, preds, torch="2.13.0"):
+        s = store.train_settings(cfg, "TwoLeadECG", "lstm_fcn", "torch", "blog2020", "test",
+                                 seed)
+        d = Path(store.run_dir(s, str(root)))
+        d.mkdir(parents=True)
+        (d / "metrics.json").write_text(json.dumps({"accuracy": acc}))
+        (d / "predictions.csv").write_text(preds)
+        (d / "provenance.json").write_text(json.dumps(
+            {"packages": {"torch": torch}, "hardware": {"cpu_model": "x"},
+             "extra": {"threads": 1}}))
+        store.write_settings(d, s)
+
+    run(ref, 0, 0.4, "a\n")
+    run(ref, 1, 0.6, "b\n")
+    run(mine, 0, 0.5, "c\n")  # same settings, same environment, other predictions
+    run(mine, 1, 0.9, "d\n", torch="2.0.0")
+    table = reproduce_check(mine, ref, tmp_path / "out").set_index("run")
+    first, second = table.iloc[0], table.iloc[1]
+    assert first["verdict"] == "within reference interval"
+    assert "non-determinism" in first["reason"]
+    assert (first["reference_low"], first["reference_high"]) == (0.4, 0.6)
+    assert second["verdict"] == "different" and "torch 2.13.0 vs 2.0.0" in second["reason"]

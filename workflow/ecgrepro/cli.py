@@ -205,11 +205,14 @@ def cmd_promote(args) -> None:
 def cmd_reproduce_check(args) -> None:
     from ecgrepro.reproduce import reproduce_check
 
-    import pandas as pd
-
     table = reproduce_check(args.results, args.reference, args.out)
-    with pd.option_context("display.width", 200, "display.max_colwidth", 70):
-        print(table[["run", "verdict", "reason"]].to_string(index=False))
+    width = max(map(len, table["run"]), default=3)
+    print(f"{'verdict':<26} {'run':<{width}} reason")
+    for row in table.itertuples():
+        reason = str(row.reason)
+        reason = reason if len(reason) <= 110 else reason[:107] + "..."
+        print(f"{row.verdict:<26} {row.run:<{width}} {reason}")
+    print(f"(full table: {Path(args.out) / 'reproduce.csv'}, report: reproduce.md)")
 
 
 def cmd_paper(args) -> None:
