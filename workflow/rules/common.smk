@@ -22,6 +22,7 @@ sys.path.insert(0, PACKAGE_ROOT)
 # Light imports only: the package keeps frameworks out of these modules.
 from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
 from ecgrepro import store
+from ecgrepro.errors import EcgreproError
 
 DATA = "resources/data"
 DATA_LOCK = f"{DATA}/sha256.lock"
@@ -155,7 +156,7 @@ def knn_settings_json(wildcards):
 def _check_digest(settings, wanted):
     got = store.digest(settings)
     if got != wanted:
-        raise ValueError(
+        raise EcgreproError(
             f"run digest {wanted} is not that of this configuration's settings ({got}); "
             "ask for the paths `snakemake -n` plans (a run of other settings is never "
             "redone under these)"

@@ -260,7 +260,8 @@ def _unexpected(roots, known: set[str]) -> list[dict]:
                 continue
             if run.name not in known:
                 rows.append({"run": run.name, "kind": run.kind, "status": "unexpected",
-                             "reason": "not in the configured experiments; not aggregated"})
+                             "reason": "not in the configured experiments (or made under other "
+                             "settings); not aggregated"})
     return rows
 
 
