@@ -402,3 +402,23 @@ def test_reproduce_check_interval_and_reasons(tmp_path):
     assert "non-determinism" in first["reason"]
     assert (first["reference_low"], first["reference_high"]) == (0.4, 0.6)
     assert second["verdict"] == "different" and "torch 2.13.0 vs 2.0.0" in second["reason"]
+
+
+def test_reference_rebuild_refuses_changed_tree_runs_before_touching_outputs(tmp_path):
+    cfg = quick()
+    s = store.train_settings(cfg, "TwoLeadECG", "lstm_fcn", "torch", "blog2020", "test", 0)
+    d = tmp_path / store.run_dir(s, store.REFERENCE)
+    d.mkdir(parents=True)
+    for name in store.TRAIN_FILES:
+        (d / name).write_text("{}")
+    (d / "provenance.json").write_text(json.dumps({"git": {"commit": "a" * 40,
+                                                           "dirty": True}}))
+    strict = tmp_path / "strict.yaml"
+    strict.write_text("reference: {require_clean: true}\n")
+    args = ["-n", "reference_tables", "--configfile", str(REPO / "config/quick.yaml")]
+    cmd = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), *args, str(strict)]
+    res = subprocess.run(cmd, cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert res.returncode != 0 and "made from a changed tree" in res.stdout + res.stderr
+    (tmp_path / "lenient.yaml").write_text("reference: {require_clean: false}\n")
+    lenient = snakemake(*args, str(tmp_path / "lenient.yaml"), cwd=tmp_path)  # marks, plans
+    assert job_counts(lenient)["reference_aggregate"] == 1

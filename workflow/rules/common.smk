@@ -315,8 +315,17 @@ def _complete_run(run_dir):
 
 
 def reference_run_inputs(wildcards):
-    """The reference runs of this configuration that exist (never trained here)."""
-    return [d for d in expected_run_dirs(REFERENCE) if _complete_run(d)]
+    """The reference runs of this configuration that exist (never trained here).
+
+    With config reference.require_clean, runs from a changed tree or from several
+    commits stop the build here, before Snakemake touches any committed output.
+    """
+    from ecgrepro.reference import check_clean
+
+    runs = [d for d in expected_run_dirs(REFERENCE) if _complete_run(d)]
+    if config["reference"]["require_clean"]:
+        check_clean(runs, require_clean=True)
+    return runs
 
 
 def reference_knn_files(wildcards):
