@@ -232,6 +232,9 @@ def test_aggregate_marks_changed_tree_runs(tmp_path):
     facts, _ = _provenance(d / "provenance.json")
     assert facts["dirty"] is True and facts["diff_sha256"] == "e" * 64
     assert facts["settings_digest"] == d.name.split("-")[1]
+    from ecgrepro.aggregate.build import RUN_TAIL
+
+    assert {"commit", "dirty", "diff_sha256", "settings_digest"} <= set(RUN_TAIL)
 
 
 def test_aggregate_never_mixes_settings_in_one_row(tmp_path):
