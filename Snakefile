@@ -24,6 +24,7 @@ include: "workflow/rules/train.smk"
 include: "workflow/rules/aggregate.smk"
 include: "workflow/rules/paper.smk"
 include: "workflow/rules/timing.smk"
+include: "workflow/rules/reference.smk"
 
 
 # One SIGTERM or Ctrl-C stops the running jobs too, not only the queue (ecgrepro.stop).

@@ -191,6 +191,28 @@ def snakemake(*args, cwd):
     return res.stdout + res.stderr
 
 
+def _to_store_layout(work: Path, cfg: dict) -> None:
+    """Move the synthetic runs to the settings-keyed paths the workflow plans."""
+    from snakemake.utils import update_config, validate
+
+    from ecgrepro import store
+
+    full = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(full, cfg)
+    validate(full, str(REPO / "workflow/schemas/config.schema.yaml"))
+    for metrics in sorted((work / "results").glob("*/**/metrics.json")):
+        run = store.parse_run_dir(metrics.parent)
+        if run.kind == "knn":
+            settings = store.knn_settings(full, run.dataset, run.model)
+        else:
+            settings = store.train_settings(full, run.dataset, run.model, run.framework,
+                                            run.protocol, run.split, run.seed)
+        new = work / store.run_dir(settings)
+        new.parent.mkdir(parents=True, exist_ok=True)
+        metrics.parent.rename(new)
+        store.write_settings(new, settings)
+
+
 @pytest.fixture(scope="session")
 def workflow_run(tmp_path_factory):
     """Synthetic runs aggregated by Snakemake in report mode (two runs missing)."""
@@ -203,6 +225,7 @@ def workflow_run(tmp_path_factory):
         "claims": {"missing_runs": "report"},
     }
     (work / "test.yaml").write_text(yaml.safe_dump(cfg))
+    _to_store_layout(work, cfg)
     args = ("--configfile", "test.yaml", "--cores", "1")
     plan = snakemake(*args, "-n", "aggregate", "paper", cwd=work)
     # knn_table too: the report holds knn.csv and its figure (marked report())
@@ -217,10 +240,11 @@ def test_snakemake_aggregates_what_exists_and_lists_the_rest(workflow_run):
     assert re.search(r"aggregate\s+1", plan) and re.search(r"paper\s+1", plan)
     assert "train " not in plan and "fetch_" not in plan  # nothing is (re)trained
     missing = (work / "results/tables/missing.csv").read_text()
-    assert "runs/mitdb/cnn_gru/keras/oh2018/fold1/seed1,train,missing" in missing
+    assert re.search(r"runs/mitdb/cnn_gru/keras/oh2018/fold1/seed1-[0-9a-f]{10},train,missing",
+                     missing)
     claims = (work / "results/tables/claims.csv").read_text()
     assert claims.count("\nC") == 10
-    assert (work / "paper/paper.html").is_file()
+    assert (work / "results/paper/paper.html").is_file()
 
 
 @pytest.mark.slow

@@ -63,8 +63,8 @@ def _finished(work: Path) -> dict[str, int]:
     """seed dir -> mtime_ns of metrics.json, for runs whose metrics exist."""
     out = {}
     for seed in range(SEEDS):
-        metrics = work / RUNS / f"seed{seed}" / "metrics.json"
-        if metrics.is_file():
+        # run directories end in their settings digest (ecgrepro.store)
+        for metrics in (work / RUNS).glob(f"seed{seed}-*/metrics.json"):
             out[f"seed{seed}"] = metrics.stat().st_mtime_ns
     return out
 
@@ -73,8 +73,8 @@ def _training(work: Path, finished) -> list[str]:
     """Runs whose log says training has begun and that have no metrics yet."""
     logs = work / "logs/train/TwoLeadECG/lstm_fcn/torch/blog2020/test"
     return [
-        p.stem for p in logs.glob("seed*.log")
-        if p.stem not in finished and re.search(r"series, loss .* epochs on", p.read_text())
+        p.stem.split("-")[0] for p in logs.glob("seed*.log")
+        if p.stem.split("-")[0] not in finished and re.search(r"series, loss .* epochs on", p.read_text())
     ]
 
 

@@ -31,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SHARED_DATA, snapshot_workflow
+from conftest import REPO, SHARED_DATA, snapshot_workflow
 
 BIN = Path(sys.executable).parent
 HERE = Path(__file__).resolve().parent
@@ -40,9 +40,34 @@ CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# written by ecgrepro tests/slurm/start.sh"
 LOCAL_RULES = {"all", "data", "knn", "train_all"}
 
-RUNS = [
-    f"results/runs/TwoLeadECG/lstm_fcn/{fw}/blog2020/test/seed0" for fw in ("torch", "keras")
-]
+
+
+def _quick_config() -> dict:
+    """config.yaml with quick.yaml merged over it, as Snakemake merges them."""
+    import yaml
+    from snakemake.utils import update_config, validate
+
+    cfg = yaml.safe_load((REPO / "config/config.yaml").read_text())
+    update_config(cfg, yaml.safe_load((REPO / "config/quick.yaml").read_text()))
+    validate(cfg, str(REPO / "workflow/schemas/config.schema.yaml"))
+    return cfg
+
+
+def _paths():
+    """Run directories (settings-keyed, ecgrepro.store) of the runs this test makes."""
+    sys.path.insert(0, str(REPO / "workflow"))
+    from ecgrepro import store
+
+    cfg = _quick_config()
+    runs = [store.run_dir(store.train_settings(cfg, "TwoLeadECG", "lstm_fcn", fw,
+                                               "blog2020", "test", 0))
+            for fw in ("torch", "keras")]
+    knn = [store.knn_dir(cfg, "TwoLeadECG", v)
+           for v in ("euclidean", "aeon-dtw", "sktime-dtw", "learned", "blog-dtw-l1")]
+    return runs, knn
+
+
+RUNS, KNN_RUNS = _paths()
 TARGETS = [
     "data",
     "knn",
@@ -58,9 +83,7 @@ SAME_BYTES = [
     "results/data/mitdb/segments_by_class.csv",
     "results/data/mitdb/segments_by_record.csv",
     *(
-        f"results/knn/TwoLeadECG/{v}/{f}"
-        for v in ("euclidean", "aeon-dtw", "sktime-dtw", "learned", "blog-dtw-l1")
-        for f in ("accuracy.csv", "predictions.csv", "confusion.csv")
+        f"{k}/{f}" for k in KNN_RUNS for f in ("accuracy.csv", "predictions.csv", "confusion.csv")
     ),
     *(f"{r}/predictions.csv" for r in RUNS),
 ]

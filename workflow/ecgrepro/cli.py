@@ -232,13 +232,16 @@ def cmd_train(args) -> None:
         n_folds=args.n_folds,
         fold_seed=args.fold_seed,
         convergence=json.loads(args.convergence_json) if args.convergence_json else None,
+        settings=json.loads(args.settings_json) if args.settings_json else None,
     )
     log.info("accuracy by checkpoint rule: %s", metrics["accuracy_by_rule"])
 
 
 def cmd_aggregate(args) -> None:
     from ecgrepro.aggregate.build import build
+    from ecgrepro.reference import check_clean
 
+    check_clean([d for d in args.expected if Path(d).is_dir()], args.require_clean)
     build(
         args.expected,
         benchmarks=args.benchmarks,
@@ -257,6 +260,32 @@ def cmd_figures(args) -> None:
     from ecgrepro.aggregate.build import draw_figures
 
     draw_figures(args.tables, args.figures, args.expected, args.timing)
+
+
+def cmd_promote(args) -> None:
+    from ecgrepro.reference import promote
+
+    names = promote(args.runs, results=args.results, reference=args.reference,
+                    benchmarks=args.benchmarks,
+                    reference_benchmarks=args.reference_benchmarks,
+                    require_clean=args.require_clean, extra_dirs=args.extra)
+    import pandas as pd
+
+    _write_csv(pd.DataFrame({"run": names}), args.manifest)
+    log.info("%d runs copied into %s", len(names), args.reference)
+
+
+def cmd_reproduce_check(args) -> None:
+    from ecgrepro.reproduce import reproduce_check
+
+    table = reproduce_check(args.results, args.reference, args.out)
+    width = max(map(len, table["run"]), default=3)
+    print(f"{'verdict':<26} {'run':<{width}} reason")
+    for row in table.itertuples():
+        reason = str(row.reason)
+        reason = reason if len(reason) <= 110 else reason[:107] + "..."
+        print(f"{row.verdict:<26} {row.run:<{width}} {reason}")
+    print(f"(full table: {Path(args.out) / 'reproduce.csv'}, report: reproduce.md)")
 
 
 def cmd_paper(args) -> None:
@@ -362,6 +391,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--fold-seed", type=int, default=0)
     p.add_argument("--convergence-json", default=None,
                    help="config 'convergence' as JSON: record whether the run converged")
+    p.add_argument("--settings-json", default=None,
+                   help="the run's settings (ecgrepro.store.train_settings) as JSON; "
+                   "written to settings.json, their digest must end --outdir")
     p.set_defaults(func=cmd_train)
 
     p = sub.add_parser("aggregate", help="tables, claim verdicts and figures from run dirs")
@@ -380,6 +412,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", default="results/tables")
     p.add_argument("--figures", default="results/figures")
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
+    p.add_argument("--require-clean", action="store_true",
+                   help="fail if a run came from a changed tree or runs from >1 commit")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("figures", help="the aggregate's figures, from its tables")
@@ -390,6 +424,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timing", default=None,
                    help="the timing step's folder (time_per_epoch); absent: a figure saying so")
     p.set_defaults(func=cmd_figures)
+
+
+    p = sub.add_parser("promote", help="copy finished runs into the reference tree")
+    p.add_argument("--runs", nargs="+", required=True, help="run directories")
+    p.add_argument("--results", default="results")
+    p.add_argument("--reference", default="results/reference")
+    p.add_argument("--benchmarks", default="benchmarks")
+    p.add_argument("--reference-benchmarks", default="benchmarks/reference")
+    p.add_argument("--extra", nargs="*", default=["data"],
+                   help="folders under --results copied as they are")
+    p.add_argument("--require-clean", action="store_true")
+    p.add_argument("--manifest", required=True, help="CSV of the runs copied")
+    p.set_defaults(func=cmd_promote)
+
+    p = sub.add_parser("reproduce-check",
+                       help="compare a user's results with the reference, run by run")
+    p.add_argument("--results", default="results")
+    p.add_argument("--reference", default="results/reference")
+    p.add_argument("--out", required=True, help="folder for the CSV and Markdown report")
+    p.set_defaults(func=cmd_reproduce_check)
 
     p = sub.add_parser("paper", help="fill the manuscript template from results/")
     p.add_argument("--template", default="paper/paper.md.j2")

@@ -3,7 +3,8 @@
 Every output of the suite is written beside its target and renamed into place, so a
 killed job never leaves a half-written file that looks finished. Files get the
 permissions of an ordinary file (0644 less the umask), not the 0600 of a temporary file:
-results on a shared filesystem are for the whole group to read.
+results on a shared filesystem are for the whole group to read. A whole run directory
+is written the same way by :func:`ecgrepro.store.atomic_dir`.
 """
 
 from __future__ import annotations

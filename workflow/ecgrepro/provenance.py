@@ -71,10 +71,68 @@ def _git(*args: str) -> str | None:
 
 
 def git_state() -> dict:
-    """Commit of the checkout and whether tracked files differ from it (None: no git)."""
+    """Commit of the checkout and what differed from it.
+
+    ``dirty`` is True when tracked files differ from the commit or files git does not
+    ignore are untracked (None: no git). A dirty tree also records ``diff_sha256``
+    (sha256 over ``git diff HEAD --binary`` and the untracked files' names and bytes)
+    and ``changed_files``, so a result can be tied to the exact code that made it.
+    """
     commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=no") if commit else None
-    return {"commit": commit, "dirty": None if status is None else bool(status)}
+    status = _git("status", "--porcelain", "--untracked-files=all") if commit else None
+    state = {"commit": commit, "dirty": None if status is None else bool(status)}
+    if state["dirty"]:
+        state.update(_diff_facts())
+    return state
+
+
+def _diff_facts() -> dict:
+    """sha256 of the working tree's difference from HEAD, and the files in it."""
+    diff = _git_bytes("diff", "HEAD", "--binary") or b""
+    changed = (_git("diff", "HEAD", "--name-only") or "").splitlines()
+    untracked = (_git("ls-files", "--others", "--exclude-standard") or "").splitlines()
+    digest = hashlib.sha256(diff)
+    for name in sorted(untracked):
+        digest.update(b"\0untracked\0" + name.encode() + b"\0")
+        try:
+            digest.update((REPO_ROOT / name).read_bytes())
+        except OSError:
+            pass
+    return {"diff_sha256": digest.hexdigest(),
+            "changed_files": sorted(set(changed) | set(untracked))}
+
+
+def _git_bytes(*args: str) -> bytes | None:
+    try:
+        out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True,
+                             timeout=60, check=True)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout
+
+
+def tree_problems(provenance: dict) -> list[str]:
+    """Why runs cannot count as made from one committed tree ([] when they can).
+
+    Parameters
+    ----------
+    provenance : dict
+        ``{run name: provenance.json content}``.
+    """
+    problems, commits = [], {}
+    for name, prov in sorted(provenance.items()):
+        git = prov.get("git") or {}
+        if git.get("commit") is None:
+            problems.append(f"{name}: no git commit recorded")
+            continue
+        commits.setdefault(git["commit"], []).append(name)
+        if git.get("dirty") is not False:
+            files = ", ".join((git.get("changed_files") or [])[:5]) or "not recorded"
+            problems.append(f"{name}: made from a changed tree (changed files: {files})")
+    if len(commits) > 1:
+        problems.append("runs from more than one commit: " + "; ".join(
+            f"{c[:12]} ({len(n)} runs)" for c, n in sorted(commits.items())))
+    return problems
 
 
 def package_versions(names=PACKAGES) -> dict:

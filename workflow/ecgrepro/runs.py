@@ -1,16 +1,17 @@
 """One training run, from prepared data to its run directory.
 
-A run is named by ``dataset / model / framework / protocol / split / seed`` and writes
-``metrics.json``, ``predictions.csv``, ``history.csv`` and ``provenance.json`` into its
-own directory, nothing else. The LSTM-FCN runs on UCR data and Oh et al.'s runs on
-MIT-BIH segments go through the same function; only :func:`load_task` tells them apart.
+A run is named by ``dataset / model / framework / protocol / split / seed`` and the
+digest of its settings (:mod:`ecgrepro.store` owns the path, the files and the atomic
+write) and writes ``metrics.json``, ``predictions.csv``, ``history.csv``,
+``provenance.json`` and ``settings.json`` into its own directory, nothing else. The
+LSTM-FCN runs on UCR data and Oh et al.'s runs on MIT-BIH segments go through the same
+function; only :func:`load_task` tells them apart.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ import numpy as np
 from ecgrepro.data.ucr import UCRDataset, load_prepared
 from ecgrepro.errors import EcgreproError
 from ecgrepro.provenance import collect_provenance, write_json
+from ecgrepro.store import atomic_dir, check_dir_matches, eval_splits, write_settings
 
 log = logging.getLogger("ecgrepro")
 
@@ -26,16 +28,8 @@ MITDB = "mitdb"
 
 
 def split_names(dataset: str, protocol: str, n_folds: int, resamples: int = 1) -> list[str]:
-    """The evaluation splits of a (dataset, protocol): the test set, folds, or DS2.
-
-    UCR: ``test`` (the archive split, resample 0), then ``resample1`` ..
-    ``resample<resamples-1>`` (stratified resamples, see ``data.splits.ucr_resample``).
-    """
-    if dataset != MITDB:
-        return ["test"] + [f"resample{i}" for i in range(1, resamples)]
-    if protocol == "dechazal2004":
-        return ["ds2"]
-    return [f"fold{i}" for i in range(n_folds)]
+    """The evaluation splits of a (dataset, protocol) (:func:`ecgrepro.store.eval_splits`)."""
+    return eval_splits(dataset, protocol, n_folds, resamples)
 
 
 def load_task(data_path, dataset: str, protocol: str, split: str, n_folds: int,
@@ -124,16 +118,21 @@ def train_run(
     fold_seed: int = 0,
     data_files=(),
     convergence: dict | None = None,
+    settings: dict | None = None,
 ) -> dict:
     """Train and evaluate one run and write its directory; return its metrics.
 
     The directory is assembled in a temporary sibling and renamed into place only when
     complete. A diverged run (NaN loss) keeps its history in ``<outdir>.failed/`` and
-    raises, so nothing partial is mistaken for a result.
+    raises, so nothing partial is mistaken for a result. ``settings`` (from
+    :func:`ecgrepro.store.train_settings`) are written to ``settings.json``; their
+    digest must be the one in ``outdir``'s name.
     """
     from ecgrepro.training import TrainingDivergedError, get_protocol, write_run_dir
     from ecgrepro.training.results import write_history
 
+    if settings is not None:
+        check_dir_matches(settings, outdir)
     proto = get_protocol(protocol, **protocol_overrides)
     ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed, proto=proto)
     arch = build_arch(model, ds, model_name)
@@ -153,9 +152,7 @@ def train_run(
         from ecgrepro.convergence import assess
 
         result.metrics["convergence"] = assess(result.history, convergence)
-    tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    try:
+    with atomic_dir(outdir) as tmp:
         write_run_dir(result, tmp)
         extra = {
             "step": "train",
@@ -167,10 +164,6 @@ def train_run(
         }
         write_json(tmp / "provenance.json",
                    collect_provenance(seed, [data_path, *data_files], extra))
-        if outdir.exists():
-            shutil.rmtree(outdir)
-        tmp.rename(outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if settings is not None:
+            write_settings(tmp, settings)
     return result.metrics

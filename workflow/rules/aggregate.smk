@@ -93,11 +93,16 @@ rule aggregate:
         claims=claims_json,
         protocols=protocols_json,
         convergence=convergence_json,
+        benchmarks=BENCHMARKS,
+        scan=[f"{RESULTS}/runs", f"{RESULTS}/knn"],
+        timing=TIMING,
+        strict="",
+        code=aggregate_code_digest(),
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected}"
-        " --benchmarks benchmarks --scan results/runs results/knn"
+        " --benchmarks {params.benchmarks} --scan {params.scan} {params.strict}"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
-        " --convergence-json {params.convergence:q} --timing results/timing"
+        " --convergence-json {params.convergence:q} --timing {params.timing}"
         " --tables $(dirname {output.runs}) --no-figures > {log} 2>&1"
 
 
@@ -156,8 +161,10 @@ rule figures:
         "../../envs/analysis.yaml"
     params:
         expected=expected_run_dirs(),
+        timing=TIMING,
+        code=aggregate_code_digest(),
     shell:
         "python -m ecgrepro.cli figures --expected {params.expected}"
         " --tables $(dirname {input.seeds}) --figures $(dirname {output.accuracy_png})"
-        " --timing results/timing"
+        " --timing {params.timing}"
         " > {log} 2>&1"

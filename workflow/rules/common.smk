@@ -26,11 +26,39 @@ if _problem:
 
 # Light imports only: the package keeps frameworks out of these modules.
 from ecgrepro.data.mitdb import ALL_RECORDS as MITDB_ALL_RECORDS, check_records
+from ecgrepro import store
+from ecgrepro.errors import EcgreproError
 
 DATA = "resources/data"
 DATA_LOCK = f"{DATA}/sha256.lock"
-RUN_DIR = "results/runs/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}"
+# Run identity lives in ecgrepro.store: a run's directory ends in the digest of the
+# settings that determine it, so changed settings are a new path (no file times, no
+# Snakemake metadata needed) and the runs made under other settings stay as they were.
+RESULTS = store.RESULTS
+REFERENCE = store.REFERENCE
+BENCHMARKS = store.BENCHMARKS
+REFERENCE_BENCHMARKS = store.REFERENCE_BENCHMARKS
+# The timing step's folder (rules/timing.smk): comparisons.csv, rounds.csv, provenance.
+TIMING = f"{RESULTS}/timing"
+REFERENCE_TIMING = f"{REFERENCE}/timing"
+_RUN_WILDCARDS = dict(
+    dataset="{dataset}",
+    model="{model}",
+    framework="{framework}",
+    protocol="{protocol}",
+    split="{fold}",
+    seed="{seed}",
+    digest="{digest}",
+)
+RUN_DIR = store.RUN_TEMPLATE.format(root=RESULTS, **_RUN_WILDCARDS)
 RUN_METRICS = f"{RUN_DIR}/metrics.json"
+_KNN_WILDCARDS = dict(dataset="{dataset}", variant="{variant}", digest="{digest}")
+RUN_BENCHMARK = os.path.join(BENCHMARKS, store.TRAIN_BENCHMARK.format(**_RUN_WILDCARDS))
+KNN_DIR = store.KNN_TEMPLATE.format(root=RESULTS, **_KNN_WILDCARDS)
+KNN_BENCHMARK = os.path.join(BENCHMARKS, store.KNN_BENCHMARK.format(**_KNN_WILDCARDS))
+KNN_BLOCK_BENCHMARKS = os.path.join(
+    BENCHMARKS, store.KNN_BLOCK_BENCHMARKS.format(**_KNN_WILDCARDS)
+)
 
 
 wildcard_constraints:
@@ -46,6 +74,7 @@ wildcard_constraints:
     protocol=r"[a-z0-9]+",
     fold=r"test|ds2|fold\d+|resample\d+",
     seed=r"\d+",
+    digest=r"[0-9a-f]{%d}" % store.DIGEST_LEN,
 
 
 def data_mirror():
@@ -130,12 +159,34 @@ def knn_ks_arg():
     return ",".join(map(str, config["knn"]["ks"]))
 
 
-def knn_accuracy_files():
-    return expand(
-        "results/knn/{dataset}/{variant}/accuracy.csv",
-        dataset=config["ucr_datasets"],
-        variant=config["knn"]["variants"],
-    )
+def knn_run_dirs(root=RESULTS):
+    """The k-NN run directories of this configuration under ``root``."""
+    return [
+        store.knn_dir(config, dataset, variant, root)
+        for dataset in config["ucr_datasets"]
+        for variant in config["knn"]["variants"]
+    ]
+
+
+def knn_accuracy_files(root=RESULTS):
+    return [f"{d}/accuracy.csv" for d in knn_run_dirs(root)]
+
+
+def knn_settings_json(wildcards):
+    """The k-NN run's settings; refuses a path whose digest names other settings."""
+    settings = store.knn_settings(config, wildcards.dataset, wildcards.variant)
+    _check_digest(settings, wildcards.digest)
+    return json.dumps(settings, sort_keys=True)
+
+
+def _check_digest(settings, wanted):
+    got = store.digest(settings)
+    if got != wanted:
+        raise EcgreproError(
+            f"run digest {wanted} is not that of this configuration's settings ({got}); "
+            "ask for the paths `snakemake -n` plans (a run of other settings is never "
+            "redone under these)"
+        )
 
 
 def knn_mem_mb(wildcards, input):
@@ -177,14 +228,11 @@ check_experiments()
 
 def eval_splits(dataset, protocol, resamples=1):
     """Test set (resample 0) and resample<i> of a UCR dataset, oh2018's folds or DS2."""
-    if dataset != "mitdb":
-        return ["test"] + [f"resample{i}" for i in range(1, resamples)]
-    if protocol == "dechazal2004":
-        return ["ds2"]
-    return [f"fold{i}" for i in range(config["training"]["n_folds"])]
+    return store.eval_splits(dataset, protocol, config["training"]["n_folds"], resamples)
 
 
-def train_outputs():
+def train_runs(root=RESULTS):
+    """(directory, settings) of every configured training run under ``root``."""
     out = []
     for exp in config["experiments"]:
         for dataset, model, framework, protocol, seed in itertools.product(
@@ -195,10 +243,53 @@ def train_outputs():
             range(exp["seeds"]),
         ):
             for fold in eval_splits(dataset, protocol, exp["resamples"]):
-                run = dict(dataset=dataset, model=model, framework=framework)
-                run.update(protocol=protocol, fold=fold, seed=seed)
-                out.append(RUN_METRICS.format(**run))
+                settings = store.train_settings(
+                    config, dataset, model, framework, protocol, fold, seed
+                )
+                out.append((store.run_dir(settings, root), settings))
     return out
+
+
+def train_run_dirs(root=RESULTS):
+    """Directories of every configured training run under ``root`` (settings-keyed)."""
+    return [d for d, _ in train_runs(root)]
+
+
+def report_changed_runs():
+    """Say which planned runs are new because their settings changed (old ones kept)."""
+    knn = [
+        (store.knn_dir(config, d, v), store.knn_settings(config, d, v))
+        for d in config["ucr_datasets"]
+        for v in config["knn"]["variants"]
+    ]
+    lines = store.changed_runs(train_runs() + knn)
+    for line in lines[:20]:
+        print(line, file=sys.stderr)
+    if len(lines) > 20:
+        print(f"... {len(lines) - 20} more runs with changed settings", file=sys.stderr)
+
+
+def train_outputs(root=RESULTS):
+    return [f"{d}/metrics.json" for d in train_run_dirs(root)]
+
+
+if workflow.is_main_process:
+    report_changed_runs()
+
+
+def train_settings_json(wildcards):
+    """The run's settings (its digest's input); refuses a path of other settings."""
+    settings = store.train_settings(
+        config,
+        wildcards.dataset,
+        wildcards.model,
+        wildcards.framework,
+        wildcards.protocol,
+        wildcards.fold,
+        int(wildcards.seed),
+    )
+    _check_digest(settings, wildcards.digest)
+    return json.dumps(settings, sort_keys=True)
 
 
 def prepared_data(path):
@@ -235,22 +326,46 @@ def train_mem_mb(wildcards, input):
 
 
 def final_outputs():
-    return data_outputs() + train_outputs() + aggregate_outputs() + paper_outputs()
+    return (
+        data_outputs()
+        + train_outputs()
+        + timing_outputs()
+        + aggregate_outputs()
+        + paper_outputs()
+    )
 
 
 # --- aggregate and paper (rules/aggregate.smk, rules/paper.smk) -------------------------
 
 
-def expected_run_dirs():
+def expected_run_dirs(root=RESULTS):
     """Run directories the configuration asks for: training runs, then k-NN runs."""
-    return [os.path.dirname(f) for f in train_outputs() + knn_accuracy_files()]
+    return train_run_dirs(root) + knn_run_dirs(root)
 
 
 def _complete_run(run_dir):
-    names = ("accuracy.csv", "confusion.csv", "metrics.json", "provenance.json")
-    if "runs" in Path(run_dir).parts:
-        names = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
+    names = store.KNN_FILES
+    if store.parse_run_dir(run_dir).kind == "train":
+        names = store.TRAIN_FILES
     return all(os.path.exists(os.path.join(run_dir, n)) for n in names)
+
+
+def reference_run_inputs(wildcards):
+    """The reference runs of this configuration that exist (never trained here).
+
+    With config reference.require_clean, runs from a changed tree or from several
+    commits stop the build here, before Snakemake touches any committed output.
+    """
+    from ecgrepro.reference import check_clean
+
+    runs = [d for d in expected_run_dirs(REFERENCE) if _complete_run(d)]
+    if config["reference"]["require_clean"]:
+        check_clean(runs, require_clean=True)
+    return runs
+
+
+def reference_knn_files(wildcards):
+    return [f"{d}/accuracy.csv" for d in knn_run_dirs(REFERENCE) if _complete_run(d)]
 
 
 def aggregate_run_inputs(wildcards):
@@ -262,7 +377,7 @@ def aggregate_run_inputs(wildcards):
     """
     if config["claims"]["missing_runs"] == "report":
         return [d for d in expected_run_dirs() if _complete_run(d)]
-    return train_outputs() + knn_accuracy_files()
+    return train_outputs() + knn_accuracy_files() + timing_outputs()
 
 
 def claims_json(wildcards):
@@ -288,24 +403,57 @@ def paper_sources(wildcards):
     return {"template": str(paper / "paper.md.j2"), "bib": str(paper / "references.bib")}
 
 
-def aggregate_outputs():
-    from ecgrepro.aggregate.outputs import FIGURES, FIGURES_DIR, TABLES, TABLES_DIR
+def aggregate_outputs(root=RESULTS):
+    from ecgrepro.aggregate.outputs import FIGURES, TABLES
 
-    return [f"{TABLES_DIR}/{t}" for t in TABLES] + [
-        f"{FIGURES_DIR}/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")
+    return [f"{root}/tables/{t}" for t in TABLES] + [
+        f"{root}/figures/{f}.{ext}" for f in FIGURES for ext in ("png", "pdf")
     ]
 
 
-def paper_outputs():
+# A user's paper goes beside their results; the reference paper stays in paper/.
+PAPER_DIR = f"{RESULTS}/paper"
+REFERENCE_PAPER_DIR = "paper"
+
+
+def paper_outputs(paper_dir=PAPER_DIR):
     from ecgrepro.aggregate.outputs import PAPER
 
-    return list(PAPER)
+    return [f"{paper_dir}/{Path(p).name}" for p in PAPER]
+
+
+def reference_outputs():
+    """What the reference rebuild writes (results/reference/{tables,figures}, paper/)."""
+    return aggregate_outputs(REFERENCE) + paper_outputs(REFERENCE_PAPER_DIR)
+
+
+def timing_outputs():
+    """The timing step's comparisons when config timing.enabled (the aggregate waits)."""
+    return [f"{TIMING}/comparisons.csv"] if config["timing"]["enabled"] else []
+
+
+def require_clean_arg():
+    """--require-clean when config reference.require_clean (refuse changed-tree runs)."""
+    return "--require-clean" if config["reference"]["require_clean"] else ""
+
+
+def _tree_digest(paths):
+    import hashlib
+
+    h = hashlib.sha256()
+    for path in paths:
+        h.update(Path(path).name.encode())
+        h.update(Path(path).read_bytes())
+    return h.hexdigest()[:16]
 
 
 # --- k-NN scatter/gather (workflow/rules/knn.smk) ----------------------------------------
-# Block files live outside results/knn/<dataset>/<variant>/, which the gather replaces
-# as a whole; their names carry the split, so blocks of another block_size never mix.
-KNN_BLOCK = "results/knn_blocks/{dataset}/{variant}/block.{block}-of-{nblocks}.npz"
+# Block files live outside the run directory, which the gather replaces as a whole;
+# their folder carries the run's digest and their names the split, so blocks of other
+# settings or of another block_size never mix.
+KNN_BLOCK = (
+    "results/knn_blocks/{dataset}/{variant}-{digest}/block.{block}-of-{nblocks}.npz"
+)
 KNN_WINDOW_BLOCK = "results/knn_blocks/{dataset}/learned/window.{block}-of-{nblocks}.npz"
 KNN_WINDOW = "results/knn_blocks/{dataset}/learned/window.json"
 
@@ -333,7 +481,11 @@ def knn_block_files(wildcards):
     n = knn_n_blocks(wildcards.dataset, wildcards.variant)
     return [
         KNN_BLOCK.format(
-            dataset=wildcards.dataset, variant=wildcards.variant, block=b, nblocks=n
+            dataset=wildcards.dataset,
+            variant=wildcards.variant,
+            digest=wildcards.digest,
+            block=b,
+            nblocks=n,
         )
         for b in range(n)
     ]
@@ -368,7 +520,16 @@ def knn_subset_args():
     )
 
 
-def aggregate_code(wildcards):
-    """The package code behind the aggregate and the paper: a change reruns them."""
+def aggregate_code(wildcards=None):
+    """The package code behind the aggregate and the paper."""
     pkg = Path(PACKAGE_ROOT) / "ecgrepro"
-    return sorted(str(p) for p in [pkg / "metrics.py", *(pkg / "aggregate").glob("*.py")])
+    return sorted(
+        str(p)
+        for p in [pkg / "metrics.py", pkg / "store.py", *(pkg / "aggregate").glob("*.py")]
+    )
+
+
+def aggregate_code_digest():
+    """A digest of that code, as a parameter: file times are no rerun trigger here
+    (profiles/default), so a change of the code reruns the aggregate through it."""
+    return _tree_digest(aggregate_code())

@@ -49,9 +49,9 @@ rule knn_block:
     output:
         KNN_BLOCK,
     log:
-        "logs/knn/{dataset}/{variant}/block.{block}-of-{nblocks}.log",
+        "logs/knn/{dataset}/{variant}-{digest}/block.{block}-of-{nblocks}.log",
     benchmark:
-        "benchmarks/knn/{dataset}/{variant}/block.{block}-of-{nblocks}.tsv"
+        f"{KNN_BLOCK_BENCHMARKS}/block.{{block}}-of-{{nblocks}}.tsv"
     conda:
         "../../envs/knn.yaml"
     threads: 4
@@ -61,6 +61,7 @@ rule knn_block:
         ks=knn_ks_arg(),
         window=knn_window_arg,
         subset=knn_subset_args(),
+        settings=knn_settings_json,
     shell:
         "python -m ecgrepro.knn block --npz {input.npz} --variant {wildcards.variant}"
         " --ks {params.ks} --block {wildcards.block} --n-blocks {wildcards.nblocks}"
@@ -74,24 +75,27 @@ rule knn_run:
         blocks=knn_block_files,
         window=knn_window_file,
     output:
-        accuracy="results/knn/{dataset}/{variant}/accuracy.csv",
-        predictions="results/knn/{dataset}/{variant}/predictions.csv",
-        confusion="results/knn/{dataset}/{variant}/confusion.csv",
-        distances="results/knn/{dataset}/{variant}/distances.npz",
-        metrics="results/knn/{dataset}/{variant}/metrics.json",
-        provenance="results/knn/{dataset}/{variant}/provenance.json",
+        accuracy=f"{KNN_DIR}/accuracy.csv",
+        predictions=f"{KNN_DIR}/predictions.csv",
+        confusion=f"{KNN_DIR}/confusion.csv",
+        distances=f"{KNN_DIR}/distances.npz",
+        metrics=f"{KNN_DIR}/metrics.json",
+        provenance=f"{KNN_DIR}/provenance.json",
+        settings=f"{KNN_DIR}/settings.json",
     log:
-        "logs/knn/{dataset}/{variant}.log",
+        "logs/knn/{dataset}/{variant}-{digest}.log",
     benchmark:
-        "benchmarks/knn/{dataset}/{variant}.tsv"
+        KNN_BENCHMARK
     conda:
         "../../envs/knn.yaml"
     params:
         ks=knn_ks_arg(),
         window=knn_window_arg,
+        settings=knn_settings_json,
     shell:
         "python -m ecgrepro.knn gather --npz {input.npz} --variant {wildcards.variant}"
         " --ks {params.ks} --blocks {input.blocks} {params.window}"
+        " --settings-json {params.settings:q}"
         " --outdir $(dirname {output.metrics}) > {log} 2>&1"
 
 

@@ -24,13 +24,13 @@ rule paper:
             rules.figures.output.intra_inter_png,
         ],
     output:
-        md="paper/paper.md",
+        md=f"{PAPER_DIR}/paper.md",
         html=report(
-            "paper/paper.html",
+            f"{PAPER_DIR}/paper.html",
             caption="../report/paper.rst",
             category="Paper",
         ),
-        pdf_log="paper/pdf.log",
+        pdf_log=f"{PAPER_DIR}/pdf.log",
     log:
         "logs/paper/paper.log",
     localrule: True
@@ -38,6 +38,7 @@ rule paper:
         "../../envs/analysis.yaml"
     params:
         config=config_json,
+        code=aggregate_code_digest(),
     shell:
         "python -m ecgrepro.cli paper --template {input.template} --bib {input.bib}"
         " --tables $(dirname {input.claims}) --figures $(dirname {input.accuracy_png})"

@@ -18,13 +18,13 @@ rule timing:
         ucr=f"resources/prepared/ucr/{config['timing']['dataset']}.npz",
         segments="resources/prepared/mitdb/segments.npz",
     output:
-        comparisons="results/timing/comparisons.csv",
-        rounds="results/timing/rounds.csv",
-        provenance="results/timing/provenance.json",
+        comparisons=f"{TIMING}/comparisons.csv",
+        rounds=f"{TIMING}/rounds.csv",
+        provenance=f"{TIMING}/provenance.json",
     log:
         "logs/timing/timing.log",
     benchmark:
-        "benchmarks/timing/timing.tsv"
+        f"{BENCHMARKS}/timing/timing.tsv"
     conda:
         "../../envs/timing.yaml"
     threads: workflow.cores

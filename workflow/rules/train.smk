@@ -1,5 +1,6 @@
 # train: one job per run (dataset x model x framework x protocol x split x seed); each
-# writes its own directory and reads nothing but the prepared data.
+# writes its own directory and reads nothing but the prepared data. The directory ends
+# in the digest of the run's settings (ecgrepro.store), written to its settings.json.
 
 
 rule train:
@@ -13,10 +14,11 @@ rule train:
         predictions=update(f"{RUN_DIR}/predictions.csv"),
         history=update(f"{RUN_DIR}/history.csv"),
         provenance=update(f"{RUN_DIR}/provenance.json"),
+        settings=update(f"{RUN_DIR}/settings.json"),
     log:
-        "logs/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.log",
+        "logs/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}-{digest}.log",
     benchmark:
-        "benchmarks/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.tsv"
+        RUN_BENCHMARK
     conda:
         train_env
     threads: 1
@@ -28,6 +30,7 @@ rule train:
         device=config["training"]["device"],
         n_folds=config["training"]["n_folds"],
         fold_seed=config["training"]["fold_seed"],
+        settings=train_settings_json,
     shell:
         "python -m ecgrepro.cli train --data {input.data} --dataset {wildcards.dataset}"
         " --model {wildcards.model} --model-json {params.model:q}"
@@ -35,7 +38,8 @@ rule train:
         " --protocol-json {params.protocol:q} --split {wildcards.fold}"
         " --seed {wildcards.seed} --outdir $(dirname {output.metrics})"
         " --device {params.device} --threads {threads} --n-folds {params.n_folds}"
-        " --fold-seed {params.fold_seed} > {log} 2>&1"
+        " --fold-seed {params.fold_seed} --settings-json {params.settings:q}"
+        " > {log} 2>&1"
 
 
 rule train_all:

@@ -47,7 +47,7 @@ RUN_COLUMNS = [
 RUN_TAIL = [
     "epochs", "epoch", "train_seconds", "predict_seconds", "seconds_per_epoch",
     "first_epoch_seconds", "job_seconds", "max_rss_mb", "n_params", "n_params_trainable",
-    "device", "commit", "dirty",
+    "device", "commit", "dirty", "diff_sha256", "settings_digest",
 ]
 MITDB_METRIC_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split",
                         "class", "support", "sensitivity", "specificity", "ppv", "f1",

@@ -1,12 +1,11 @@
 """Read the expected run directories: what exists, what is missing, what each run measured.
 
-A training run is ``.../runs/<dataset>/<model>/<framework>/<protocol>/<split>/seed<seed>``
-(``metrics.json``, ``predictions.csv``, ``history.csv``, ``provenance.json``); a k-NN run
-is ``.../knn/<dataset>/<variant>`` (``accuracy.csv``, ``confusion.csv``,
-``metrics.json``, ``timings.json``, ``provenance.json``). Snakemake's benchmark TSV of
-each job sits at ``<benchmarks>/train/<...>/seed<seed>.tsv`` or
-``<benchmarks>/knn/<dataset>/<variant>.tsv`` (plus, for a k-NN search scattered in blocks,
-``<benchmarks>/knn/<dataset>/<variant>/*.tsv``).
+Run directories, their files and their benchmark TSVs are those of
+:mod:`ecgrepro.store` (``.../runs/<dataset>/<model>/<framework>/<protocol>/<split>/
+seed<seed>-<digest>``, ``.../knn/<dataset>/<variant>-<digest>``). A run's
+``settings.json`` (where present) names the settings it was made with: runs that would
+share a summary row (same dataset, model, framework, protocol) but differ in anything
+other than their seed and split are never mixed; the aggregate stops and says which.
 
 Every metric is recomputed from the predictions with :mod:`ecgrepro.metrics`, so
 training runs and k-NN runs are scored by one definition. Files only: nothing here
@@ -26,6 +25,8 @@ import pandas as pd
 
 from ecgrepro.metrics import confusion_long, confusion_matrix, per_class_metrics
 from ecgrepro.metrics import summary_metrics
+from ecgrepro.store import KNN_FILES, TRAIN_FILES, RunId, benchmark_paths, digest
+from ecgrepro.store import parse_run_dir, read_settings
 
 log = logging.getLogger("ecgrepro")
 
@@ -33,68 +34,11 @@ __all__ = ["Collected", "RunId", "UnreadableRunFile", "collect", "parse_run_dir"
            "unreadable_runs", "CHECKPOINT_ORDER"]
 
 MITDB = "mitdb"  # per-class columns in runs.csv for this dataset (Oh et al.'s 5 classes)
-TRAIN_FILES = ("metrics.json", "predictions.csv", "history.csv", "provenance.json")
-KNN_FILES = ("accuracy.csv", "confusion.csv", "metrics.json", "provenance.json")
 #: Checkpoint rules in reading order (last epoch, lowest training loss, best test epoch,
 #: lowest validation loss).
 CHECKPOINT_ORDER = {"last": 0, "min_train_loss": 1, "best_test": 2, "best_val": 3}
 #: Columns that name a run (and, with ``checkpoint`` and ``k``, a row of runs.csv).
 ID_COLUMNS = ["kind", "dataset", "model", "framework", "protocol", "split", "seed"]
-
-_TRAIN_RE = re.compile(
-    r"(?:^|/)runs/(?P<dataset>[^/]+)/(?P<model>[^/]+)/(?P<framework>[^/]+)/"
-    r"(?P<protocol>[^/]+)/(?P<split>[^/]+)/seed(?P<seed>\d+)/*$"
-)
-_KNN_RE = re.compile(r"(?:^|/)knn/(?P<dataset>[^/]+)/(?P<variant>[^/]+)/*$")
-
-
-@dataclass(frozen=True)
-class RunId:
-    """Identity of one run, parsed from its directory.
-
-    ``name`` is the directory from ``runs/`` or ``knn/`` on: relative, the same on every
-    machine, used in tables. For k-NN runs ``model`` is the variant, ``framework`` the
-    library (filled in once ``metrics.json`` is read), ``protocol`` is ``"knn"``.
-    """
-
-    kind: str
-    dataset: str
-    model: str
-    framework: str
-    protocol: str
-    split: str
-    seed: int | None
-    path: Path = field(compare=False)
-    name: str = field(compare=False)
-
-
-def parse_run_dir(path) -> RunId:
-    """The :class:`RunId` of a training or k-NN run directory.
-
-    Raises
-    ------
-    ValueError
-        When the path follows neither layout.
-    """
-    text = str(path).replace("\\", "/").rstrip("/")
-    m = _TRAIN_RE.search(text)
-    if m:
-        d = m.groupdict()
-        name = "runs/" + "/".join(
-            [d["dataset"], d["model"], d["framework"], d["protocol"], d["split"],
-             f"seed{d['seed']}"]
-        )
-        return RunId("train", d["dataset"], d["model"], d["framework"], d["protocol"],
-                     d["split"], int(d["seed"]), Path(path), name)
-    m = _KNN_RE.search(text)
-    if m:
-        d = m.groupdict()
-        return RunId("knn", d["dataset"], d["variant"], "", "knn", "test", None,
-                     Path(path), f"knn/{d['dataset']}/{d['variant']}")
-    raise ValueError(
-        f"{path}: not a run directory (expected .../runs/<dataset>/<model>/<framework>/"
-        "<protocol>/<split>/seed<n> or .../knn/<dataset>/<variant>)"
-    )
 
 
 @dataclass
@@ -192,25 +136,60 @@ def _benchmark(paths) -> dict:
 
 
 def _bench_paths(run: RunId, benchmarks: Path | None) -> list[Path]:
-    """The benchmark TSVs of a run: its job's, and for k-NN those of its blocks."""
-    if benchmarks is None:
-        return []
-    if run.kind == "knn":
-        blocks = benchmarks / "knn" / run.dataset / run.model
-        paths = [benchmarks / "knn" / run.dataset / f"{run.model}.tsv"]
-        paths += sorted(blocks.glob("*.tsv")) if blocks.is_dir() else []
-    else:
-        parts = [run.dataset, run.model, run.framework, run.protocol, run.split]
-        paths = [benchmarks.joinpath("train", *parts, f"seed{run.seed}.tsv")]
-    return [p for p in paths if p.is_file()]
+    """The benchmark TSVs of a run (:func:`ecgrepro.store.benchmark_paths`)."""
+    return benchmark_paths(run, benchmarks)
 
 
 def _provenance(path: Path) -> tuple[dict, dict]:
     """(commit facts, package versions) of a run's provenance.json."""
     prov = _read_json(path)
     git = prov.get("git") or {}
-    facts = {"commit": git.get("commit") or "", "dirty": git.get("dirty")}
+    facts = {"commit": git.get("commit") or "", "dirty": git.get("dirty"),
+             "diff_sha256": git.get("diff_sha256") or "",
+             "settings_digest": _settings_digest(path.parent)}
     return facts, {k: v for k, v in (prov.get("packages") or {}).items() if v}
+
+
+def _settings_digest(run_dir: Path) -> str:
+    settings = read_settings(run_dir)
+    return digest(settings) if settings is not None else ""
+
+
+def _group_settings(run_dir: Path, prov: dict) -> str | None:
+    """What must agree between runs of one summary row: settings less seed and split,
+    and the prepared data read (for data without a pinned digest)."""
+    settings = read_settings(run_dir)
+    if settings is None:
+        return None
+    shared = {k: v for k, v in settings.items() if k not in ("seed", "split")}
+    data = sorted(f.get("sha256") or "" for f in prov.get("data_files") or []
+                  if str(f.get("path", "")).endswith(".npz"))
+    return digest({"settings": shared, "prepared_data": data})
+
+
+def check_one_setting(runs) -> None:
+    """Refuse runs of one summary row made under different settings (or data)."""
+    groups: dict = {}
+    for run in runs:
+        prov = run.path / "provenance.json"
+        if not prov.is_file():
+            continue
+        key = _group_settings(run.path, _read_json(prov))
+        if key is None:
+            continue
+        row = (run.kind, run.dataset, run.model, run.protocol,
+               run.framework if run.kind == "train" else "")
+        groups.setdefault(row, {}).setdefault(key, []).append(run.name)
+    mixed = {row: found for row, found in groups.items() if len(found) > 1}
+    if mixed:
+        lines = [f"{'/'.join(map(str, row))}: " + "; ".join(
+            f"{key}: {', '.join(names[:3])}" for key, names in found.items())
+            for row, found in mixed.items()]
+        raise EcgreproError(
+            "runs of one summary row were made under different settings or data:\n"
+            + "\n".join(lines) + "\nAggregate one configuration at a time (the "
+            "expected runs of one config file never mix)."
+        )
 
 
 def _scores(cm: pd.DataFrame, per_class: bool) -> dict:
@@ -326,7 +305,8 @@ def _unexpected(roots, known: set[str]) -> list[dict]:
                 continue
             if run.name not in known:
                 rows.append({"run": run.name, "kind": run.kind, "status": "unexpected",
-                             "reason": "not in the configured experiments; not aggregated"})
+                             "reason": "not in the configured experiments (or made under other "
+                             "settings); not aggregated"})
     return rows
 
 
@@ -350,6 +330,7 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
                                  _split_key(r.split), r.seed if r.seed is not None else -1))
     rows, confusions, histories, status, software, classes = [], [], [], [], {}, {}
     settings: dict = {}
+    ok_names: set = set()
     for run in runs:
         files = KNN_FILES if run.kind == "knn" else TRAIN_FILES
         ident = {"kind": run.kind, "dataset": run.dataset, "model": run.model,
@@ -395,6 +376,8 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
         for package, version in packages.items():
             software.setdefault((package, version), set()).add(run.name)
         status.append({"run": run.name, "kind": run.kind, "status": "ok", "reason": ""})
+        ok_names.add(run.name)
+    check_one_setting([r for r in runs if r.name in ok_names])
     known = {r.name for r in runs}
     status.extend(_unexpected(scan_roots, known))
     return Collected(

@@ -12,18 +12,24 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from ecgrepro import store
+
 #: benchmark path templates of the rules that have one (see workflow/rules/*.smk;
 #: tests/test_cost.py checks that they agree).
+_RUN = dict(dataset="{dataset}", model="{model}", framework="{framework}",
+            protocol="{protocol}", split="{fold}", seed="{seed}", digest="{digest}")
+_KNN = dict(dataset="{dataset}", variant="{variant}", digest="{digest}")
 BENCHMARKS = {
-    "train": "benchmarks/train/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}.tsv",
-    "knn_block": "benchmarks/knn/{dataset}/{variant}/block.{block}-of-{nblocks}.tsv",
+    "train": "benchmarks/" + store.TRAIN_BENCHMARK.format(**_RUN),
+    "knn_block": "benchmarks/" + store.KNN_BLOCK_BENCHMARKS.format(**_KNN)
+    + "/block.{block}-of-{nblocks}.tsv",
     "knn_window_block": "benchmarks/knn/{dataset}/learned/window.{block}-of-{nblocks}.tsv",
-    "knn_run": "benchmarks/knn/{dataset}/{variant}.tsv",
+    "knn_run": "benchmarks/" + store.KNN_BENCHMARK.format(**_KNN),
     "mitdb_segments": "benchmarks/data/mitdb_segments.tsv",
 }
 #: where the matching outputs hold sizes and timings
 METRICS = {
-    "train": "results/runs/{dataset}/{model}/{framework}/{protocol}/{fold}/seed{seed}/metrics.json",
+    "train": store.RUN_TEMPLATE.format(root="results", **_RUN) + "/metrics.json",
 }
 
 
@@ -46,8 +52,10 @@ def ucr_sizes() -> dict[str, dict]:
 
 def _template_regex(template: str) -> re.Pattern:
     parts = re.split(r"\{(\w+)\}", template)
+    digest = f"[0-9a-f]{{{store.DIGEST_LEN}}}"  # fixed: '<variant>-<digest>' is unambiguous
     rx = "".join(
-        re.escape(p) if i % 2 == 0 else f"(?P<{p}>[^/]+?)" for i, p in enumerate(parts)
+        re.escape(p) if i % 2 == 0 else f"(?P<{p}>{digest if p == 'digest' else '[^/]+?'})"
+        for i, p in enumerate(parts)
     )
     return re.compile(rx + "$")
 
@@ -81,12 +89,21 @@ class Measured:
 
 
 def collect(root: Path) -> tuple[list[Measured], list[str]]:
-    """Every benchmark under ``root/benchmarks`` with its run's metrics (when found)."""
+    """Every benchmark under ``root/benchmarks`` (a user's, and the reference's in
+    ``benchmarks/reference`` with ``results/reference``) with its run's metrics."""
     found, notes = [], []
+    ref = root / store.REFERENCE_BENCHMARKS
+    tsvs = []  # (path, its path as the templates spell it, results root)
+    for path in sorted((root / "benchmarks").rglob("*.tsv")):
+        if ref in path.parents:
+            tsvs.append((path, "benchmarks/" + path.relative_to(ref).as_posix(),
+                         root / store.REFERENCE))
+        else:
+            tsvs.append((path, path.relative_to(root).as_posix(), root / "results"))
     for rule, template in BENCHMARKS.items():
         rx = _template_regex(template)
-        for path in sorted((root / "benchmarks").rglob("*.tsv")):
-            m = rx.search(path.relative_to(root).as_posix())
+        for path, rel, results in tsvs:
+            m = rx.search(rel)
             if not m:
                 continue
             bench = read_benchmark(path)
@@ -96,7 +113,7 @@ def collect(root: Path) -> tuple[list[Measured], list[str]]:
             wc = m.groupdict()
             metrics = None
             if rule in METRICS:
-                mpath = root / METRICS[rule].format(**wc)
+                mpath = results / METRICS[rule].format(**wc).removeprefix("results/")
                 try:
                     metrics = json.loads(mpath.read_text())
                 except (OSError, ValueError):

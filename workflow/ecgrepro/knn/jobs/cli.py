@@ -14,6 +14,7 @@ What every job will cost before running any: ``python -m ecgrepro.cost knn``.
 from __future__ import annotations
 
 import argparse
+import json
 import logging
 import sys
 
@@ -59,6 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
             p.add_argument("--blocks", nargs="+", required=True)
             p.add_argument("--threads", type=int, default=1)
             p.add_argument("--outdir", required=True)
+            p.add_argument("--settings-json", help="ecgrepro.store.knn_settings as JSON")
         p.add_argument("--variant", required=True)
         p.add_argument("--ks", default="1-10")
         p.add_argument("--window", help="window JSON (variant learned)")
@@ -127,6 +129,7 @@ def main(argv=None) -> int:
                 args.outdir,
                 args.threads,
                 args.window,
+                settings=json.loads(args.settings_json) if args.settings_json else None,
             )
             done = {
                 "best_k": metrics["best_k"],

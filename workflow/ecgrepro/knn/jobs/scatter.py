@@ -16,7 +16,6 @@ Command line: ``python -m ecgrepro.knn {window-block,window-gather,block,gather}
 from __future__ import annotations
 
 import json
-import os
 import time
 from pathlib import Path
 
@@ -35,17 +34,12 @@ from ecgrepro.provenance import write_json
 
 
 def _save_npz(path, **arrays) -> None:
-    """Write beside the target, then rename: a half-written block never exists."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.partial")
-    try:
+    """Write beside the target, then rename (:func:`ecgrepro.io.replacing`)."""
+    from ecgrepro.io import replacing
+
+    with replacing(path) as tmp:
         with open(tmp, "wb") as fh:
             np.savez_compressed(fh, **arrays)
-        tmp.rename(path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def _load(ds_path):
@@ -211,11 +205,13 @@ def knn_gather(
     outdir,
     threads: int = 1,
     window_json=None,
+    settings=None,
 ) -> dict:
     """Join the blocks of one (dataset, variant) and write its run directory.
 
     The run directory is the one :func:`ecgrepro.knn.jobs.run.run_knn` writes; ``timings``
     hold the blocks' summed seconds (core time, however many ran side by side).
+    ``settings`` (:func:`ecgrepro.store.knn_settings`) go to its ``settings.json``.
     """
     var = kv.parse_variant(variant)
     ds = _load(prepared_npz)
@@ -285,4 +281,4 @@ def knn_gather(
         "threads": threads,
         "blocks": len(blocks),
     }
-    return write_run(ds, var, result, ks, threads, outdir, inputs, extra)
+    return write_run(ds, var, result, ks, threads, outdir, inputs, extra, settings)

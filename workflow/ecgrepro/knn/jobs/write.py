@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +19,7 @@ from ecgrepro.knn.core.vote import (
 )
 from ecgrepro.knn.jobs.result import KnnResult
 from ecgrepro.provenance import collect_provenance, write_json
+from ecgrepro.store import atomic_dir, check_dir_matches, write_settings
 
 log = logging.getLogger("ecgrepro")
 
@@ -125,17 +124,16 @@ def _metrics(ds, variant, result, definition, accuracy, ks, threads) -> dict:
     return out
 
 
-def _replace_dir(tmp: Path, outdir: Path) -> None:
-    """Move a finished temporary directory into place, replacing an older run."""
-    old = outdir.with_name(f".{outdir.name}.old-{os.getpid()}")
-    if outdir.exists():
-        outdir.rename(old)
-    tmp.rename(outdir)
-    shutil.rmtree(old, ignore_errors=True)
+def write_run(
+    ds, var, result: KnnResult, ks, threads, outdir, inputs, extra, settings=None
+) -> dict:
+    """Write one run directory atomically (:func:`ecgrepro.store.atomic_dir`).
 
-
-def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) -> dict:
-    """Write one run directory atomically (temporary sibling, then rename)."""
+    ``settings`` (:func:`ecgrepro.store.knn_settings`) go to ``settings.json``; their
+    digest must be the one in ``outdir``'s name.
+    """
+    if settings is not None:
+        check_dir_matches(settings, outdir)
     ks = check_ks(ks, len(ds.y_train), ds.name)
     path = result.search.get("path", "matrix")
     definition = kv.describe(var, ds.length, result.radius, path)
@@ -143,11 +141,7 @@ def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) ->
     metrics = _metrics(ds, var, result, definition, accuracy, ks, threads)
 
     outdir = Path(outdir)
-    outdir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = outdir.with_name(f".{outdir.name}.partial-{os.getpid()}")
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir()
-    try:
+    with atomic_dir(outdir) as tmp:
         arrays = {"layout": "matrix", "distances": result.distances}
         if result.neighbours is not None:
             arrays = {
@@ -175,10 +169,8 @@ def write_run(ds, var, result: KnnResult, ks, threads, outdir, inputs, extra) ->
         write_json(tmp / "timings.json", result.timings)
         write_json(tmp / "metrics.json", metrics)
         write_json(tmp / "provenance.json", collect_provenance(None, inputs, extra))
-        _replace_dir(tmp, outdir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+        if settings is not None:
+            write_settings(tmp, settings)
     log.info(
         "%s %s: k=%d best, accuracy %.4f (%s)",
         ds.name,
