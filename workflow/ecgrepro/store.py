@@ -149,6 +149,16 @@ def effective_protocol(protocol: str, overrides: dict) -> dict:
             "ecgrepro.training.presets and fields of its Protocol."
         ) from exc
     proto.pop("description", None)
+    # Settings that change nothing are no part of a run's identity: without early
+    # stopping its minimum delta and warm-up, and an absent validation set. So a field
+    # added with a neutral default keeps the runs made before it valid.
+    if proto.get("early_stopping_patience") is None:
+        for key in ("early_stopping_patience", "early_stopping_min_delta",
+                    "early_stopping_start_epoch"):
+            proto.pop(key, None)
+    for key in ("validation_fraction", "validation_records"):
+        if proto.get(key) is None:
+            proto.pop(key, None)
     return proto
 
 

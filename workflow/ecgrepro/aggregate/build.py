@@ -324,7 +324,10 @@ def read_table(path) -> pd.DataFrame:
                                      "False": False}).fillna(False).astype(bool)
     for c in ("seed", "k", "epochs", "epoch", "n_test", "n_params", "count"):
         if c in frame:
-            frame[c] = pd.to_numeric(frame[c], errors="coerce").astype("Int64")
+            values = pd.to_numeric(frame[c], errors="coerce")
+            # whole numbers back to integers; a mean over folds (epochs) stays a float
+            whole = values.dropna()
+            frame[c] = values.astype("Int64") if (whole == whole.round()).all() else values
     return frame
 
 

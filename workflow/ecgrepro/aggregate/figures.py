@@ -3,12 +3,14 @@
 Every function takes tables the aggregate already built and two output paths, and
 always writes both files: with nothing to show, the figure says so. Output is
 byte-for-byte reproducible: strip-plot jitter comes from a fixed seed, error bars are
-standard deviations (no bootstrap), and a PDF carries no creation date (or
-``SOURCE_DATE_EPOCH``'s, when set; ``knn._save``).
+standard deviations (no bootstrap), and neither PNG nor PDF carries a creation date
+or library version (:data:`METADATA`).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
 
 import matplotlib
 
