@@ -344,7 +344,7 @@ def test_aggregate_table_and_plot(tmp_path):
 
 def test_aggregate_writes_the_knn_table_and_figure(tmp_path):
     """The aggregate's knn.csv is knn_table's rows; the figure rebuilds byte for byte."""
-    from ecgrepro.aggregate.build import write_knn
+    from ecgrepro.aggregate.build import _plot_knn, read_table, write_knn
     from ecgrepro.aggregate.knn import COLUMNS, knn_table
 
     ds = tiny("TwoLeadECG")
@@ -354,17 +354,20 @@ def test_aggregate_writes_the_knn_table_and_figure(tmp_path):
         runs.append(tmp_path / "knn" / ds.name / variant)
         run_knn(path, variant, [1, 2], 1, runs[-1])
     table = knn_table([r / "accuracy.csv" for r in runs])
-    write_knn(runs, tmp_path / "t" / "knn.csv", tmp_path / "f")
+    write_knn(runs, tmp_path / "t" / "knn.csv")
     want = table.drop(columns="source").to_csv(index=False)
     assert (tmp_path / "t" / "knn.csv").read_text() == want
     figures = [tmp_path / "f" / f"knn_accuracy_vs_k.{ext}" for ext in ("png", "pdf")]
+    _plot_knn(read_table(tmp_path / "t" / "knn.csv"), *figures)
     first = [f.read_bytes() for f in figures]
-    write_knn(runs, tmp_path / "t" / "knn.csv", tmp_path / "f")
+    _plot_knn(read_table(tmp_path / "t" / "knn.csv"), *figures)
     assert [f.read_bytes() for f in figures] == first
-    write_knn([], tmp_path / "e" / "knn.csv", tmp_path / "e")  # no k-NN runs
+    write_knn([], tmp_path / "e" / "knn.csv")  # no k-NN runs
     empty = pd.read_csv(tmp_path / "e" / "knn.csv")
     assert empty.empty and list(empty.columns) == list(COLUMNS)
-    assert (tmp_path / "e" / "knn_accuracy_vs_k.pdf").stat().st_size > 0
+    empty_figs = [tmp_path / "e" / f"knn_accuracy_vs_k.{ext}" for ext in ("png", "pdf")]
+    _plot_knn(read_table(tmp_path / "e" / "knn.csv"), *empty_figs)
+    assert empty_figs[1].stat().st_size > 0
 
 
 def test_command_line_run_writes_the_run_directory(tmp_path):

@@ -51,7 +51,9 @@ def test_dry_run_plans_all_targets(tmp_path):
     assert counts["fetch_mitdb_file"] == 144  # 48 records x (hea, dat, atr)
     assert counts["prepare_ucr"] == 7 and counts["mitdb_summary"] == 1
     assert counts["knn_run"] == 35  # 7 datasets x 5 variants
-    assert "knn_table" not in counts and counts["aggregate"] == 1  # knn.csv: the aggregate
+    # knn.csv: one knn_table job (the aggregate's code); tables, then figures, then paper
+    assert counts["knn_table"] == 1 and counts["aggregate"] == 1 and counts["figures"] == 1
+    assert counts["train"] == 445 and counts["timing"] == 1
 
 
 @pytest.mark.parametrize(

@@ -253,7 +253,14 @@ def cmd_aggregate(args) -> None:
         draw=not args.no_figures,
         convergence_cfg=json.loads(args.convergence_json),
         timing_dir=args.timing,
+        knn_table=not args.no_knn_table,
     )
+
+
+def cmd_knn_table(args) -> None:
+    from ecgrepro.aggregate.build import write_knn
+
+    write_knn(args.runs, args.table)
 
 
 def cmd_figures(args) -> None:
@@ -412,9 +419,16 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tables", default="results/tables")
     p.add_argument("--figures", default="results/figures")
     p.add_argument("--no-figures", action="store_true", help="tables only (quicker)")
+    p.add_argument("--no-knn-table", action="store_true",
+                   help="leave knn.csv to the knn-table command (the workflow's knn_table)")
     p.add_argument("--require-clean", action="store_true",
                    help="fail if a run came from a changed tree or runs from >1 commit")
     p.set_defaults(func=cmd_aggregate)
+
+    p = sub.add_parser("knn-table", help="knn.csv of the aggregate from k-NN run dirs")
+    p.add_argument("--runs", nargs="*", default=[], help="k-NN run directories")
+    p.add_argument("--table", required=True, help="the knn.csv to write")
+    p.set_defaults(func=cmd_knn_table)
 
     p = sub.add_parser("figures", help="the aggregate's figures, from its tables")
     p.add_argument("--expected", nargs="*", default=[],

@@ -102,4 +102,5 @@ rule knn_run:
 rule knn:
     input:
         knn_accuracy_files(),
+        f"{RESULTS}/tables/knn.csv",  # rule knn_table (rules/aggregate.smk)
     localrule: True

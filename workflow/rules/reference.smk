@@ -55,13 +55,23 @@ use rule aggregate as reference_aggregate with:
         convergence=convergence_json,
 
 
+# The reference k-NN table, from the k-NN runs in results/reference.
+use rule knn_table as reference_knn_table with:
+    input:
+        reference_knn_files,
+    output:
+        table=f"{REFERENCE}/tables/knn.csv",
+    log:
+        "logs/reference/knn_table.log",
+
+
 # The reference figures, from the reference tables (and the reference timing step).
 use rule figures as reference_figures with:
     input:
         seeds=rules.reference_aggregate.output.seeds,
         runs=rules.reference_aggregate.output.runs,
         mitdb_confusion=rules.reference_aggregate.output.mitdb_confusion,
-        knn=rules.reference_aggregate.output.knn,
+        knn=rules.reference_knn_table.output.table,
         timing=rules.reference_aggregate.output.timing,
         code=aggregate_code,
     output:

@@ -24,6 +24,7 @@ import numpy as np
 import pandas as pd
 
 from ecgrepro.metrics import confusion_long, confusion_matrix, per_class_metrics
+from ecgrepro.errors import EcgreproError
 from ecgrepro.metrics import summary_metrics
 from ecgrepro.store import KNN_FILES, TRAIN_FILES, RunId, benchmark_paths, digest
 from ecgrepro.store import parse_run_dir, read_settings
