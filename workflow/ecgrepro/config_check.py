@@ -16,6 +16,9 @@ The Snakefile calls :func:`check_config` once, at parse time. It
 
 Light imports only (no numpy-heavy modules beyond the presets): cluster jobs parse the
 Snakefile too.
+
+One cohesive idea (every configuration check, in one place a user can read), hence over
+the ~400 lines of other modules.
 """
 
 from __future__ import annotations

@@ -18,6 +18,8 @@ This module is the one place that spells these paths, the files of a run, the
 evaluation splits, the benchmark files and the atomic directory write. Standard
 library only (plus :mod:`ecgrepro.training.presets`, which imports numpy), so the
 Snakefile and the light aggregate environment import it.
+
+One cohesive idea, run identity, hence a little over the ~400 lines of other modules.
 """
 
 from __future__ import annotations

@@ -10,6 +10,9 @@ other than their seed and split are never mixed; the aggregate stops and says wh
 Every metric is recomputed from the predictions with :mod:`ecgrepro.metrics`, so
 training runs and k-NN runs are scored by one definition. Files only: nothing here
 imports a deep-learning framework, aeon or sktime.
+
+One cohesive idea (reading run directories into tables), hence a little over the ~400
+lines of other modules.
 """
 
 from __future__ import annotations

@@ -251,6 +251,10 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
             else:
                 stats = describe(values, **kw)
                 how = label if len(values) > 1 else ""
+                if len(values) > 1 and stats["ci_low"] < 0 <= values.min():
+                    # seconds, memory, counts: never negative, nor is their interval
+                    stats["ci_low"] = 0.0
+                    how += ", truncated at 0"
             out.append({**dict(zip(keys, key)), "metric": metric,
                         "n_expected": len(group), "n_runs": stats.pop("n"),
                         "complete": len(lacking) == 0, "missing": missing, **stats,

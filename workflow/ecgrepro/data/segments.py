@@ -31,6 +31,9 @@ of records and TSFEDL's dropping of a record's very last sample.
 Signals are wfdb's physical values (mV) as float32, without filtering or normalisation
 (Oh et al. used none). Do not z-normalise the padded segments downstream: that would
 turn the zero padding, which the bias-free convolutions keep at zero, into a constant.
+
+One cohesive idea (the segmentation and its definition), hence a little over the ~400
+lines of other modules.
 """
 
 from __future__ import annotations
