@@ -22,17 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from ecgrepro.aggregate.paper import build_paper  # noqa: E402
-
-
-def merge(base: dict, over: dict) -> dict:
-    """``over`` merged into ``base``: dictionaries key by key, anything else replaced."""
-    out = dict(base)
-    for key, value in over.items():
-        if isinstance(value, dict) and isinstance(out.get(key), dict):
-            out[key] = merge(out[key], value)
-        else:
-            out[key] = value
-    return out
+from ecgrepro.tooling.config import merge  # noqa: E402  (Snakemake's merge, one home)
 
 
 def main(argv=None) -> int:
