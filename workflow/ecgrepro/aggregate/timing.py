@@ -126,8 +126,11 @@ def plot_time_per_epoch(comparisons: pd.DataFrame, png, pdf, rounds: pd.DataFram
         ax.set_xlabel("seconds per epoch (median; bar: IQR width)", fontsize=8)
         ax.set_title(title, fontsize=9)
         ax.tick_params(axis="x", labelsize=8)
-        if ax.get_legend_handles_labels()[0]:
-            ax.legend(fontsize=7, loc="lower right")
+    # one legend, outside the panels: it never covers a point
+    handles, labels = axes[0][-1].get_legend_handles_labels()
+    if handles:
+        axes[0][-1].legend(handles, labels, fontsize=7, loc="upper left",
+                           bbox_to_anchor=(1.01, 1.0), borderaxespad=0)
     threads = ", ".join(str(t) for t in sorted(set(arms["threads"])))
     fig.suptitle(f"Timing step: all arms in one process, alternated rounds, {threads} "
                  "thread(s)", fontsize=9)
