@@ -219,7 +219,7 @@ def test_workflow_refuses_a_typo_in_a_setting(tmp_path, toy_module):
 def test_model_from_outside_the_package_trains_through_the_workflow(tmp_path, toy_module):
     work, rc, text = _workflow(tmp_path, toy_module, ["torch"])
     assert rc == 0, text[-3000:]
-    run = work / "results/runs/Tiny/toy/torch/blog2020/test/seed0"
+    (run,) = (work / "results/runs/Tiny/toy/torch/blog2020/test").glob("seed0-*")
     metrics = json.loads((run / "metrics.json").read_text())
     assert metrics["model"] == "toy" and metrics["epochs"] == 1
     assert metrics["arch"] == {"length": 16, "n_classes": 2, "hidden": 3, "name": "toy"}
