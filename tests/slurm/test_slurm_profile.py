@@ -38,7 +38,7 @@ HERE = Path(__file__).resolve().parent
 STATE = Path(os.environ.get("ECGREPRO_SLURM_DIR", "/tmp/ecgrepro-slurm"))
 CONF = Path("/etc/slurm/slurm.conf")
 MARKER = "# written by ecgrepro tests/slurm/start.sh"
-LOCAL_RULES = {"all", "data", "knn", "train_all"}
+LOCAL_RULES = {"all", "data", "knn", "knn_table", "train_all"}
 
 
 
