@@ -161,7 +161,7 @@ def read_timing(timing_dir) -> pd.DataFrame | None:
     if not path.is_file():
         log.info("no %s: speed claims read 'not tested: no controlled timing'", path)
         return None
-    return pd.read_csv(path)
+    return timing_views.read_comparisons(path)  # a file lacking columns: a clear error
 
 
 def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict,

@@ -5,8 +5,6 @@ pandas, seaborn and matplotlib (Agg) only: no aeon, sktime or deep-learning impo
 
 from __future__ import annotations
 
-import os
-
 from pathlib import Path
 
 import matplotlib

@@ -35,7 +35,6 @@ from __future__ import annotations
 import argparse
 import math
 import subprocess
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
