@@ -225,3 +225,20 @@ def test_table_ranks_on_shared_resamples_and_names_the_runs(tmp_path):
     assert t.loc["LSTM-FCN", "seeds"] == "0: 2 runs (seeds 0; keras, torch)"
     assert "sha256" in t.loc["HC2", "source"] and t.loc["HC2", "resamples"] == 30
     assert len(long) == 61
+
+
+def test_critical_difference_diagram_from_five_datasets(tmp_path, monkeypatch):
+    from ecgrepro.aggregate import sota_figures
+
+    rng = np.random.default_rng(3)
+    rows = [{"dataset": f"D{d}", "classifier": c, "mean": 0.8 + 0.1 * rng.random()}
+            for d in range(5) for c in ("LSTM-FCN", "HC2", "1-NN DTW (aeon-dtw)")]
+    notes = []
+    monkeypatch.setattr(sota_figures, "_note", lambda png, pdf, text: notes.append(text))
+    four = pd.DataFrame(rows[:12])
+    sota_figures.plot_critical_difference(four, tmp_path / "a.png", tmp_path / "a.pdf")
+    assert notes and "these results have 4" in notes[0]
+    sota_figures.plot_critical_difference(pd.DataFrame(rows), tmp_path / "b.png",
+                                          tmp_path / "b.pdf")
+    assert len(notes) == 1  # aeon drew it
+    assert (tmp_path / "b.png").stat().st_size > 0 and (tmp_path / "b.pdf").is_file()

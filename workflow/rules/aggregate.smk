@@ -145,6 +145,7 @@ rule figures:
         knn=rules.knn_table.output.table,
         timing=rules.aggregate.output.timing,
         sota=rules.aggregate.output.sota_resamples,
+        sota_table=rules.aggregate.output.sota,
         code=aggregate_code,
     output:
         accuracy_png=report(

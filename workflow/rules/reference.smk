@@ -75,6 +75,7 @@ use rule figures as reference_figures with:
         knn=rules.reference_knn_table.output.table,
         timing=rules.reference_aggregate.output.timing,
         sota=rules.reference_aggregate.output.sota_resamples,
+        sota_table=rules.reference_aggregate.output.sota,
         code=aggregate_code,
     output:
         **{
