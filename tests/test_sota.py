@@ -242,3 +242,22 @@ def test_critical_difference_diagram_from_five_datasets(tmp_path, monkeypatch):
                                           tmp_path / "b.pdf")
     assert len(notes) == 1  # aeon drew it
     assert (tmp_path / "b.png").stat().st_size > 0 and (tmp_path / "b.pdf").is_file()
+
+
+def test_without_aeon_the_claim_is_not_tested_and_the_table_keeps_ours(tmp_path,
+                                                                       monkeypatch):
+    import ecgrepro.aggregate.published as published
+    from ecgrepro.aggregate.sota import write_sota
+
+    def no_aeon(*args, **kwargs):
+        raise ImportError("No module named 'aeon'")
+
+    monkeypatch.setattr(published, "load_published", no_aeon)
+    seeds = _seeds(_ours(1))
+    cfg = {**CFG, "items": {"C11": ITEM}}
+    sota = sota_inputs(seeds, cfg)
+    res = evaluate_claims(seeds, pd.DataFrame(), pd.DataFrame(), cfg, sota=sota).iloc[0]
+    assert res["verdict"] == "not tested" and "aeon" in res["reason"]
+    table = write_sota(sota, tmp_path)
+    assert table["classifier"].tolist() == ["LSTM-FCN"]
+    assert "not installed" in (tmp_path / "sota.md").read_text()

@@ -111,7 +111,8 @@ def rule_sota(item, ctx) -> dict:
         return {**b, **gate, "reason": partial(b, rows, gate["reason"])}
     ours = sota.get("ours")
     if ours is None or sota.get("published") is None:
-        return {**b, "verdict": "not tested", "reason": "no published results were read"}
+        return {**b, "verdict": "not tested", "reason": "no published results were read: "
+                + (sota.get("error") or "no rule-sota inputs")}
     model = NAMES.get(item["model"], item["model"])
     res = compare(ours[ours["classifier"] == model], sota["published"],
                   sota.get("classes", {}), margin=item["margin"], alpha=ctx.cfg["alpha"],
