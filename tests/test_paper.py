@@ -157,7 +157,7 @@ def test_paper_is_filled_from_the_tables(paper):
     assert "## References" in md and "Karim F, Majumdar S" in md
     html = (out / "paper.html").read_text()
     srcs = re.findall(r'<img[^>]+src="([^"]+)"', html)
-    assert len(srcs) == 5 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 7 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "PDF" in (out / "pdf.log").read_text()
 
 
@@ -246,7 +246,7 @@ def test_snakemake_aggregates_what_exists_and_lists_the_rest(workflow_run):
     assert re.search(r"runs/mitdb/cnn_gru/keras/oh2018/fold1/seed1-[0-9a-f]{10},train,missing",
                      missing)
     claims = (work / "results/tables/claims.csv").read_text()
-    assert claims.count("\nC") == 10
+    assert claims.count("\nC") == 11
     assert (work / "results/paper/paper.html").is_file()
 
 

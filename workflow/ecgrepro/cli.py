@@ -257,6 +257,7 @@ def cmd_aggregate(args) -> None:
         convergence_cfg=json.loads(args.convergence_json),
         timing_dir=args.timing,
         knn_table=not args.no_knn_table,
+        data_dir=args.data,
     )
 
 
@@ -426,6 +427,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave knn.csv to the knn-table command (the workflow's knn_table)")
     p.add_argument("--require-clean", action="store_true",
                    help="fail if a run came from a changed tree or runs from >1 commit")
+    p.add_argument("--data", default=None,
+                   help="the prepared data (ucr/<name>/summary.json: class labels, for "
+                        "the check that our resamples are the bake-off's)")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("knn-table", help="knn.csv of the aggregate from k-NN run dirs")

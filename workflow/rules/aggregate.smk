@@ -1,6 +1,8 @@
 # aggregate: tables and claim verdicts from the run directories; figures: drawn from
 # those tables in a rule of their own, so a figure that fails never costs a table.
-# Both read files only and import no deep-learning framework, aeon or sktime.
+# Both read files only and import no deep-learning framework or sktime; of aeon, only its
+# results loader (numpy and pandas: the published accuracies of claim C11) and, from
+# five datasets up, its critical difference diagram.
 
 
 rule aggregate:
@@ -77,6 +79,14 @@ rule aggregate:
             category="Tables",
         ),
         timing_md="results/tables/timing.md",
+        sota=report(
+            "results/tables/sota.csv",
+            caption="../report/sota.rst",
+            category="Claims",
+        ),
+        sota_md="results/tables/sota.md",
+        sota_tex="results/tables/sota.tex",
+        sota_resamples="results/tables/sota_resamples.csv",
     log:
         "logs/aggregate/aggregate.log",
     localrule: True
@@ -92,12 +102,14 @@ rule aggregate:
         timing=TIMING,
         strict="",
         code=aggregate_code_digest(),
+        data=f"{RESULTS}/data",
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected}"
         " --benchmarks {params.benchmarks} --scan {params.scan} {params.strict}"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
         " --convergence-json {params.convergence:q} --timing {params.timing}"
-        " --tables $(dirname {output.runs}) --no-figures --no-knn-table > {log} 2>&1"
+        " --tables $(dirname {output.runs}) --no-figures --no-knn-table"
+        " --data {params.data} > {log} 2>&1"
 
 
 # The k-NN accuracy table (the aggregate's code), from the k-NN runs alone: the `knn`
@@ -132,6 +144,8 @@ rule figures:
         mitdb_confusion=rules.aggregate.output.mitdb_confusion,
         knn=rules.knn_table.output.table,
         timing=rules.aggregate.output.timing,
+        sota=rules.aggregate.output.sota_resamples,
+        sota_table=rules.aggregate.output.sota,
         code=aggregate_code,
     output:
         accuracy_png=report(
@@ -173,6 +187,18 @@ rule figures:
             subcategory="k-NN",
         ),
         knn_pdf="results/figures/knn_accuracy_vs_k.pdf",
+        sota_png=report(
+            "results/figures/sota_accuracy.png",
+            caption="../report/sota_figure.rst",
+            category="Figures",
+        ),
+        sota_pdf="results/figures/sota_accuracy.pdf",
+        cd_png=report(
+            "results/figures/sota_critical_difference.png",
+            caption="../report/sota_critical_difference.rst",
+            category="Figures",
+        ),
+        cd_pdf="results/figures/sota_critical_difference.pdf",
     log:
         "logs/aggregate/figures.log",
     localrule: True

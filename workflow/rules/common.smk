@@ -525,7 +525,13 @@ def aggregate_code(wildcards=None):
     pkg = Path(PACKAGE_ROOT) / "ecgrepro"
     return sorted(
         str(p)
-        for p in [pkg / "metrics.py", pkg / "store.py", *(pkg / "aggregate").glob("*.py")]
+        # data/splits.py: the split names the aggregate reads resamples from (C11)
+        for p in [
+            pkg / "metrics.py",
+            pkg / "store.py",
+            pkg / "data" / "splits.py",
+            *(pkg / "aggregate").glob("*.py"),
+        ]
     )
 
 

@@ -15,9 +15,13 @@ rule paper:
             rules.aggregate.output.missing,
             rules.aggregate.output.software,
             rules.aggregate.output.settings,
+            rules.aggregate.output.sota,
+            rules.aggregate.output.sota_md,
         ],
         accuracy_png=rules.figures.output.accuracy_png,
         figures=[
+            rules.figures.output.sota_png,
+            rules.figures.output.cd_png,
             rules.figures.output.curves_png,
             rules.figures.output.confusion_png,
             rules.figures.output.time_png,

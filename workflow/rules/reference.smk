@@ -53,6 +53,7 @@ use rule aggregate as reference_aggregate with:
         strict=require_clean_arg(),
         code=aggregate_code_digest(),
         convergence=convergence_json,
+        data=f"{REFERENCE}/data",
 
 
 # The reference k-NN table, from the k-NN runs in results/reference.
@@ -73,6 +74,8 @@ use rule figures as reference_figures with:
         mitdb_confusion=rules.reference_aggregate.output.mitdb_confusion,
         knn=rules.reference_knn_table.output.table,
         timing=rules.reference_aggregate.output.timing,
+        sota=rules.reference_aggregate.output.sota_resamples,
+        sota_table=rules.reference_aggregate.output.sota,
         code=aggregate_code,
     output:
         **{
@@ -101,9 +104,13 @@ use rule paper as reference_paper with:
             rules.reference_aggregate.output.missing,
             rules.reference_aggregate.output.software,
             rules.reference_aggregate.output.settings,
+            rules.reference_aggregate.output.sota,
+            rules.reference_aggregate.output.sota_md,
         ],
         accuracy_png=rules.reference_figures.output.accuracy_png,
         figures=[
+            rules.reference_figures.output.sota_png,
+            rules.reference_figures.output.cd_png,
             rules.reference_figures.output.curves_png,
             rules.reference_figures.output.confusion_png,
             rules.reference_figures.output.time_png,

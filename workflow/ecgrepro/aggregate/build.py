@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ecgrepro.aggregate import figures
+from ecgrepro.aggregate import figures, sota_figures
 from ecgrepro.aggregate import timing as timing_views
 from ecgrepro.aggregate.aami import aami_table
 from ecgrepro.aggregate.claims import evaluate_claims
@@ -24,6 +24,7 @@ from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
 from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
 from ecgrepro.aggregate.outputs import FIGURES
+from ecgrepro.aggregate.sota import sota_inputs, write_sota
 from ecgrepro.aggregate.tables import (
     add_convergence,
     frameworks_table,
@@ -166,7 +167,8 @@ def read_timing(timing_dir) -> pd.DataFrame | None:
 
 def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict,
           tables_dir, figures_dir, draw: bool = True, convergence_cfg: dict,
-          timing_dir=None, knn_table: bool = True) -> dict:
+          timing_dir=None, knn_table: bool = True, data_dir=None,
+          published_dir=None) -> dict:
     """Aggregate the expected runs and write every table and figure.
 
     Parameters
@@ -190,6 +192,11 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
         Output folders.
     draw : bool
         Draw the figures (False: tables only, for a quick look).
+    data_dir : str or Path, optional
+        The prepared data (``<data_dir>/ucr/<name>/summary.json``: class labels, for the
+        check that our resamples are the bake-off's).
+    published_dir : str or Path, optional
+        Published results laid out as aeon's (default: the files aeon installs).
 
     Returns
     -------
@@ -208,8 +215,9 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     timing = read_timing(timing_dir)
     frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"],
                                   claims_cfg["equivalence"]["margin"], timing)
+    sota = sota_inputs(seeds, claims_cfg, data_dir, published_dir)
     claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
-                             criterion=describe_criterion(convergence_cfg))
+                             criterion=describe_criterion(convergence_cfg), sota=sota)
     missing = col.status[col.status["status"] != "ok"].reset_index(drop=True)
     runs = _runs_frame(col.runs)
     mitdb_metrics = mitdb_metrics if len(mitdb_metrics) else pd.DataFrame(
@@ -237,6 +245,7 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_text(tables / "summary.tex", latex(
         view, "lllllrllll", f"Test accuracy over seeds per configuration. {note}".strip(),
         "tab:summary"))
+    write_sota(sota, tables, claims_cfg["interval"]["level"])
     cview = claims_view(claims)
     write_text(tables / "claims.md", markdown(cview))
     write_text(tables / "claims.tex", latex(
@@ -368,6 +377,7 @@ def draw_figures(tables_dir, figures_dir, expected, timing_dir=None) -> None:
     seeds = read_table(tables / "seeds.csv")
     confusion = read_table(tables / "mitdb_confusion.csv")
     history = _histories(expected, read_table(tables / "runs.csv"))
+    sota = read_table(tables / "sota.csv")
     plots = {
         "accuracy_by_seed": (figures.plot_accuracy, seeds),
         "training_curves": (figures.plot_curves, history),
@@ -375,6 +385,9 @@ def draw_figures(tables_dir, figures_dir, expected, timing_dir=None) -> None:
         "time_per_epoch": (lambda d, png, pdf: _plot_timing(d, png, pdf), timing_dir),
         "intra_vs_inter": (figures.plot_intra_inter, seeds),
         "knn_accuracy_vs_k": (_plot_knn, read_table(tables / "knn.csv")),
+        "sota_accuracy": (lambda d, png, pdf: sota_figures.plot_sota(*d, png, pdf),
+                          (sota, read_table(tables / "sota_resamples.csv"))),
+        "sota_critical_difference": (sota_figures.plot_critical_difference, sota),
     }
     assert list(plots) == list(FIGURES), "outputs.FIGURES and draw_figures disagree"
     failed = []

@@ -61,11 +61,15 @@ class Ctx:
         Config ``claims``.
     criterion : str
         The convergence criterion in words.
+    sota : dict or None
+        What rule ``sota`` compares (:mod:`~ecgrepro.aggregate.claim_sota`): ``ours``,
+        ``published`` and ``classes``.
     """
 
-    def __init__(self, seeds, history, frameworks, cfg, timing=None, criterion=""):
+    def __init__(self, seeds, history, frameworks, cfg, timing=None, criterion="",
+                 sota=None):
         self.seeds, self.history, self.frameworks, self.cfg = seeds, history, frameworks, cfg
-        self.timing, self.criterion = timing, criterion
+        self.timing, self.criterion, self.sota = timing, criterion, sota
         self.kw = {k: cfg["interval"][k] for k in ("method", "level", "n_boot", "seed")}
         self.label = interval_label(**self.kw)
 

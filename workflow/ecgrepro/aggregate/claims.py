@@ -1,4 +1,4 @@
-"""Verdicts on the published claims C1-C10, computed by rules the config names.
+"""Verdicts on the published claims (C1-C11), computed by rules the config names.
 
 Each claim in config ``claims.items`` names a ``rule`` (one of :data:`RULES`) and that
 rule's inputs: which runs, the published values with their source, thresholds. The
@@ -18,7 +18,8 @@ and ``complete`` count the same rows in every claim.
 
 The rules live in :mod:`~ecgrepro.aggregate.claim_values` (scores, k-NN, curves, the
 intra/inter-patient gap), :mod:`~ecgrepro.aggregate.claim_timing` (speed) and
-:mod:`~ecgrepro.aggregate.claim_equivalence` (PyTorch vs Keras).
+:mod:`~ecgrepro.aggregate.claim_equivalence` (PyTorch vs Keras) and
+:mod:`~ecgrepro.aggregate.claim_sota` (against the published state of the art).
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import pandas as pd
 
 from ecgrepro.aggregate.claim_base import NO_TIMING, NOT_CONVERGED, Ctx
 from ecgrepro.aggregate.claim_equivalence import rule_frameworks
+from ecgrepro.aggregate.claim_sota import rule_sota
 from ecgrepro.aggregate.claim_timing import rule_simpler, rule_speedup
 from ecgrepro.aggregate.claim_values import (
     rule_curves,
@@ -55,11 +57,12 @@ RULES = {
     "simpler": rule_simpler,
     "gap": rule_gap,
     "frameworks": rule_frameworks,
+    "sota": rule_sota,
 }
 
 
 def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
-                    criterion: str = "") -> pd.DataFrame:
+                    criterion: str = "", sota=None) -> pd.DataFrame:
     """One row per claim in ``cfg["items"]``, in config order (see :data:`COLUMNS`).
 
     Parameters
@@ -79,8 +82,12 @@ def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
     criterion : str
         The convergence criterion in words
         (:func:`ecgrepro.convergence.describe_criterion`).
+    sota : dict, optional
+        Our and the published accuracies per resample, for rule ``sota``
+        (:func:`ecgrepro.aggregate.sota.sota_inputs`).
     """
-    ctx = Ctx(seeds, history, frameworks, cfg, timing=timing, criterion=criterion)
+    ctx = Ctx(seeds, history, frameworks, cfg, timing=timing, criterion=criterion,
+              sota=sota)
     out = []
     ids = sorted(cfg["items"], key=lambda c: (int(c[1:]) if c[1:].isdigit() else 1 << 30, c))
     for claim_id in ids:

@@ -28,6 +28,10 @@ TABLES = (
     "knn.csv",
     "timing.csv",
     "timing.md",
+    "sota.csv",
+    "sota.md",
+    "sota.tex",
+    "sota_resamples.csv",
 )
 
 #: Figures (``<name>.png`` and ``<name>.pdf``) the ``figures`` rule draws into
@@ -39,6 +43,8 @@ FIGURES = (
     "time_per_epoch",
     "intra_vs_inter",
     "knn_accuracy_vs_k",
+    "sota_accuracy",
+    "sota_critical_difference",
 )
 
 #: What the ``paper`` rule writes (``paper/``).

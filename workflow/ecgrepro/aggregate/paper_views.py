@@ -178,6 +178,28 @@ class Results:
     def missing_table(self) -> str:
         return md_table(self.table("missing"))
 
+    def sota_table(self) -> str:
+        """sota.csv: our models beside the published state of the art (claim C11)."""
+        t = self.table("sota")
+        return md_table(pd.DataFrame({
+            "dataset": t["dataset"], "classifier": t["classifier"],
+            "resamples": t["resamples"],
+            "mean +/- sd": t["mean"].map(_f4) + t["sd"].map(
+                lambda s: f" +/- {_f4(s)}" if s else ""),
+            "interval": [f"[{_f4(a)}, {_f4(b)}]" if a else "" for a, b in
+                         zip(t["ci_low"], t["ci_high"])],
+            "shared resamples: mean (n)": t["shared_mean"].map(_f4) + " ("
+            + t["shared_resamples"] + ")",
+            "rank": t["rank"], "runs (ours)": t["seeds"],
+        }))
+
+    def sota_sources(self) -> str:
+        """Where each published row comes from: file, aeon version, SHA-256."""
+        t = self.table("sota")
+        pub = t[~t["source"].str.startswith("this project")].drop_duplicates("classifier")
+        return "; ".join(f"{r['classifier']}: {r['source'].split(': ', 1)[-1]}"
+                         for _, r in pub.iterrows()) or "none read"
+
     def software_table(self) -> str:
         return md_table(self.table("software"))
 
