@@ -302,7 +302,6 @@ def load_splits(name: str, train_path, test_path) -> UCRDataset:
     X_test, y_test = read_split(test_path, name)
     check_complete(name, "TRAIN", X_train, train_path)
     check_complete(name, "TEST", X_test, test_path)
-    check_two_classes(name, y_train, train_path)
     if X_train.shape[1] != X_test.shape[1]:
         raise DataError(
             f"{name}: train series are {X_train.shape[1]} long, test series "
@@ -312,6 +311,7 @@ def load_splits(name: str, train_path, test_path) -> UCRDataset:
     unseen = sorted(set(y_test.tolist()) - set(y_train.tolist()))
     if unseen:
         raise DataError(f"{name}: test labels {unseen} never occur in the training split.")
+    check_two_classes(name, y_train, train_path)
     index = {c: i for i, c in enumerate(classes)}
     return UCRDataset(
         name=name,
