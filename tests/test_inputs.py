@@ -330,6 +330,7 @@ def test_cli_turns_any_other_full_disk_into_one_line(tmp_path, monkeypatch, capl
     assert rc == 1
     msg = one_line(caplog.text)
     assert "no space left on device writing the outputs of ecgrepro verify-ucr (" in msg
+    assert "Snakemake removes the outputs of the failed job" in msg  # no false claim
 
 
 def segments_args(tmp_path, npz: Path, mirror: Path) -> list[str]:

@@ -495,8 +495,8 @@ def main(argv=None) -> int:
         if not is_disk_full(exc):
             raise
         where = exc.filename or Path.cwd()
-        log.error("%s", disk_full_error(where, exc, what=exc.filename or
-                                        f"the outputs of ecgrepro {args.command}"))
+        what = exc.filename or f"the outputs of ecgrepro {args.command}"
+        log.error("%s", disk_full_error(where, exc, what=what, atomic=False))
         return 1
     except Interrupted as exc:
         log.error("ecgrepro %s: %s; nothing partial is kept (outputs are written whole "

@@ -55,7 +55,10 @@ def _free_space(path: Path) -> str:
 
 
 def disk_full_error(
-    path: str | Path, exc: OSError | None = None, what: str | None = None
+    path: str | Path,
+    exc: OSError | None = None,
+    what: str | None = None,
+    atomic: bool = True,
 ) -> DiskFullError:
     """The one-line error for ``path`` not written for lack of space.
 
@@ -67,6 +70,9 @@ def disk_full_error(
         The ENOSPC/EDQUOT error, for its wording (quota or device).
     what : str, optional
         How to name what was written when ``path`` is only where (default: ``path``).
+    atomic : bool
+        The write went through a temporary file that is now removed (say so); False for
+        a write outside these helpers, whose job's outputs Snakemake removes instead.
 
     Returns
     -------
@@ -76,10 +82,11 @@ def disk_full_error(
     path = Path(path)
     quota = exc is not None and exc.errno == errno.EDQUOT
     reason = "disk quota exceeded" if quota else "no space left on device"
+    kept = ("nothing partial was kept" if atomic else
+            "Snakemake removes the outputs of the failed job")
     return DiskFullError(
         f"{reason} writing {what or path} ({_free_space(path.absolute())} free on its "
-        "filesystem); "
-        "nothing partial was kept. Free space there (or run from a directory on a larger "
+        f"filesystem); {kept}. Free space there (or run from a directory on a larger "
         "disk) and rerun: finished outputs are kept and only what is missing is redone."
     )
 
@@ -111,7 +118,9 @@ def replacing(path: str | Path):
     path = Path(path)
     with naming_full_disk(path):
         path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".partial")
+        fd, tmp = tempfile.mkstemp(
+            dir=path.parent, prefix=f".{path.name}.", suffix=".partial"
+        )
         os.close(fd)
         try:
             yield Path(tmp)

@@ -52,7 +52,8 @@ def _problems(X: np.ndarray) -> list[str]:
         if len(gaps):
             what = "a missing value" if len(gaps) == 1 else f"{len(gaps)} missing values"
             where = "position" if len(gaps) == 1 else "positions"
-            problems.append(f"series {i + 1} has {what} (NaN) at {where} {_positions(gaps)}")
+            at = f"{where} {_positions(gaps)}"
+            problems.append(f"series {i + 1} has {what} (NaN) at {at}")
         if lengths[i] < full:
             problems.append(f"series {i + 1} has {lengths[i]} values, the others "
                             f"{full if others == {full} else f'up to {full}'}")

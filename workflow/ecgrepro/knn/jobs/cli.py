@@ -145,6 +145,6 @@ def main(argv=None) -> int:
         if not is_disk_full(exc):
             raise
         where = exc.filename or getattr(args, "out", None) or args.outdir
-        log.error("%s", disk_full_error(where, exc))
+        log.error("%s", disk_full_error(where, exc, atomic=False))
         return 1
     return 0
