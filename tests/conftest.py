@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import http.server
+import os
 import shutil
 import threading
 from pathlib import Path
@@ -11,7 +12,8 @@ import numpy as np
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = REPO.parent / "shared" / "data"
+# The real data beside the checkout; ECGREPRO_SHARED_DATA names another place (a worktree).
+SHARED_DATA = Path(os.environ.get("ECGREPRO_SHARED_DATA") or REPO.parent / "shared" / "data")
 
 
 @pytest.fixture

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from conftest import REPO, tiny_dataset, write_ucr_tsv
+from conftest import REPO, snapshot_workflow, tiny_dataset, write_ucr_tsv
+from test_inputs import shell_commands
 
 BIN = Path(sys.executable).parent
 
@@ -128,3 +129,44 @@ def test_mirror_lacking_a_dataset_says_so(tmp_path):
     )
     assert result.returncode != 0
     assert re.search(r"ucr/ECG200/ECG200_(TRAIN|TEST).tsv is not at", result.stdout + result.stderr)
+
+
+def _rules_run(output: str) -> set[str]:
+    return set(re.findall(r"^(?:local)?rule (\w+):$", output, re.M))
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_quick_configuration_runs_from_a_path_with_a_space_and_a_quote(tmp_path, shared_data):
+    """Issue 18: a checkout under "My Drive" or "Project (copy) 'q'" runs every rule.
+
+    The quick configuration end to end, the Snakemake report, the reference rules and
+    reproduce_check, all from inside the copied checkout (as a user who cloned there).
+    """
+    root = snapshot_workflow(tmp_path / "my dir" / "Project (copy) 'q'")
+    (root / "paper").mkdir()
+    for name in ("paper.md.j2", "references.bib"):
+        (root / "paper" / name).write_bytes((REPO / "paper" / name).read_bytes())
+    # a snapshot is no git checkout: its runs count as from a changed tree
+    (root / "lenient.yaml").write_text("reference: {require_clean: false}\n")
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "PYTHONPATH": str(root / "workflow")}
+    options = ["--cores", "2", "--configfile", str(root / "config/quick.yaml"),
+               str(root / "lenient.yaml"), "--config", f"data_mirror={shared_data}"]
+    seen = set()
+    for targets in (["all"], ["--report", "results/report.html"], ["reference_runs"],
+                    ["reference_tables", "reproduce_check"]):
+        cmd = [str(BIN / "snakemake"), "-s", str(root / "Snakefile"), *targets, *options]
+        result = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True,
+                                timeout=1800)
+        out = result.stdout + result.stderr
+        assert result.returncode == 0, f"{targets} failed:\n{out[-6000:]}"
+        seen |= _rules_run(out)
+    for path in ("results/paper/paper.html", "results/report.html", "paper/paper.html",
+                 "results/reproduce/reproduce.csv", "results/tables/claims.csv"):
+        assert (root / path).stat().st_size > 0, path
+    smk = "".join(p.read_text() for p in (REPO / "workflow/rules").glob("*.smk"))
+    # every rule with a command: its own shell or one taken over with `use rule`
+    rules = {key.split(":")[1] for key in shell_commands()}
+    rules |= set(re.findall(r"^use rule \w+ as (\w+)", smk, re.M))
+    assert rules - seen == set(), f"rules never run: {sorted(rules - seen)}"

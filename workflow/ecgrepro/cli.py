@@ -93,7 +93,7 @@ def cmd_fetch_ucr(args) -> None:
 
     def check(tmp):  # parse and metadata, before the file is kept or locked
         X, y = read_split(tmp, args.name, fmt=args.format)
-        if not check_split(args.name, args.split, X, y):
+        if not check_split(args.name, args.split, X, y, path=source):
             log.warning("%s is not in the package's metadata table; sizes not checked",
                         args.name)
 
@@ -492,6 +492,15 @@ def main(argv=None) -> int:
             args.func(args)
     except EcgreproError as exc:
         log.error("%s", exc)
+        return 1
+    except OSError as exc:  # a full disk outside the write helpers: one line still
+        from ecgrepro.io import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        where = exc.filename or Path.cwd()
+        what = exc.filename or f"the outputs of ecgrepro {args.command}"
+        log.error("%s", disk_full_error(where, exc, what=what, atomic=False))
         return 1
     except Interrupted as exc:
         log.error("ecgrepro %s: %s; nothing partial is kept (outputs are written whole "

@@ -15,3 +15,7 @@ class ChecksumError(DataError):
 
 class DownloadError(DataError):
     """A file could not be obtained from its source."""
+
+
+class DiskFullError(EcgreproError):
+    """A file could not be written: its filesystem is full (or over quota)."""

@@ -35,6 +35,7 @@ from importlib.resources import files
 from pathlib import Path
 
 from ecgrepro.errors import EcgreproError
+from ecgrepro.io import naming_full_disk
 
 __all__ = [
     "DIGEST_LEN", "KNN_FILES", "REFERENCE", "REFERENCE_BENCHMARKS", "RESULTS", "BENCHMARKS",
@@ -408,8 +409,9 @@ def atomic_dir(outdir):
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir()
     try:
-        yield tmp
-        replace_dir(tmp, outdir)
+        with naming_full_disk(outdir):  # a full disk: one line naming the directory
+            yield tmp
+            replace_dir(tmp, outdir)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -104,12 +104,12 @@ rule aggregate:
         code=aggregate_code_digest(),
         data=f"{RESULTS}/data",
     shell:
-        "python -m ecgrepro.cli aggregate --expected {params.expected}"
-        " --benchmarks {params.benchmarks} --scan {params.scan} {params.strict}"
+        "python -m ecgrepro.cli aggregate --expected {params.expected:q}"
+        " --benchmarks {params.benchmarks:q} --scan {params.scan:q} {params.strict:q}"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
-        " --convergence-json {params.convergence:q} --timing {params.timing}"
-        " --tables $(dirname {output.runs}) --no-figures --no-knn-table"
-        " --data {params.data} > {log} 2>&1"
+        " --convergence-json {params.convergence:q} --timing {params.timing:q}"
+        ' --tables "$(dirname {output.runs:q})" --no-figures --no-knn-table'
+        " --data {params.data:q} > {log:q} 2>&1"
 
 
 # The k-NN accuracy table (the aggregate's code), from the k-NN runs alone: the `knn`
@@ -133,8 +133,8 @@ rule knn_table:
         runs=lambda wildcards, input: [os.path.dirname(f) for f in input],
         code=aggregate_code_digest(),
     shell:
-        "python -m ecgrepro.cli knn-table --runs {params.runs} --table {output.table}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.cli knn-table --runs {params.runs:q} --table {output.table:q}"
+        " > {log:q} 2>&1"
 
 
 rule figures:
@@ -209,7 +209,8 @@ rule figures:
         timing=TIMING,
         code=aggregate_code_digest(),
     shell:
-        "python -m ecgrepro.cli figures --expected {params.expected}"
-        " --tables $(dirname {input.seeds}) --figures $(dirname {output.accuracy_png})"
-        " --timing {params.timing}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.cli figures --expected {params.expected:q}"
+        ' --tables "$(dirname {input.seeds:q})"'
+        ' --figures "$(dirname {output.accuracy_png:q})"'
+        " --timing {params.timing:q}"
+        " > {log:q} 2>&1"

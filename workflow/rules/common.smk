@@ -1,16 +1,18 @@
 import itertools
 import json
 import os
+import shlex
 import sys
 from pathlib import Path
 
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
 PACKAGE_ROOT = str(Path(workflow.basedir) / "workflow")
-# The prefix is itself formatted like a shell command, hence the doubled braces.
+# The prefix is itself formatted like a shell command, hence the doubled braces; the
+# checkout path is shell-quoted (it may hold a space or a quote: "My Drive", "it's").
 shell.prefix(
     "set -euo pipefail; export PYTHONPATH="
-    + f"'{PACKAGE_ROOT}'"
+    + shlex.quote(PACKAGE_ROOT).replace("{", "{{").replace("}", "}}")
     + "${{PYTHONPATH:+:$PYTHONPATH}}; "
 )
 sys.path.insert(0, PACKAGE_ROOT)
@@ -507,17 +509,22 @@ def knn_window_file(wildcards):
 
 
 def knn_window_arg(wildcards):
+    """["--window", path] or []: a list, so that the shell command quotes each word."""
     files = knn_window_file(wildcards)
-    return f"--window {files[0]}" if files else ""
+    return ["--window", files[0]] if files else []
 
 
 def knn_subset_args():
     sub = config["knn"]["sktime_subset"]
     if not (sub["max_cells"] and sub["rows"]):
-        return ""
-    return (
-        f"--subset-max-cells {float(sub['max_cells'])} --subset-rows {int(sub['rows'])}"
-    )
+        return []
+    # a list of words, each quoted apart in the shell command
+    return [
+        "--subset-max-cells",
+        str(float(sub["max_cells"])),
+        "--subset-rows",
+        str(int(sub["rows"])),
+    ]
 
 
 def aggregate_code(wildcards=None):

@@ -18,9 +18,10 @@ rule fetch_ucr:
         lock=DATA_LOCK,
         template=ucr_url_template,
     shell:
-        "python -m ecgrepro.cli fetch-ucr --name {wildcards.name} --split {wildcards.split}"
-        " --format {wildcards.fmt} --dest {output} --lock {params.lock}"
-        " --url-template {params.template:q} > {log} 2>&1"
+        "python -m ecgrepro.cli fetch-ucr --name {wildcards.name:q}"
+        " --split {wildcards.split:q}"
+        " --format {wildcards.fmt:q} --dest {output:q} --lock {params.lock:q}"
+        " --url-template {params.template:q} > {log:q} 2>&1"
 
 
 # Verification is its own job: when a raw file fails, only this stamp is removed (a
@@ -37,8 +38,9 @@ rule verify_ucr:
     params:
         lock=DATA_LOCK,
     shell:
-        "python -m ecgrepro.cli verify-ucr --name {wildcards.name} --train {input.train}"
-        " --test {input.test} --lock {params.lock} --out {output} > {log} 2>&1"
+        "python -m ecgrepro.cli verify-ucr --name {wildcards.name:q}"
+        " --train {input.train:q}"
+        " --test {input.test:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
 
 
 rule prepare_ucr:
@@ -55,9 +57,10 @@ rule prepare_ucr:
     params:
         lock=DATA_LOCK,
     shell:
-        "python -m ecgrepro.cli prepare-ucr --name {wildcards.name} --train {input.train}"
-        " --test {input.test} --lock {params.lock} --npz {output.npz}"
-        " --summary {output.summary} > {log} 2>&1"
+        "python -m ecgrepro.cli prepare-ucr --name {wildcards.name:q}"
+        " --train {input.train:q}"
+        " --test {input.test:q} --lock {params.lock:q} --npz {output.npz:q}"
+        " --summary {output.summary:q} > {log:q} 2>&1"
 
 
 rule fetch_mitdb_checksums:
@@ -73,9 +76,9 @@ rule fetch_mitdb_checksums:
         lock=DATA_LOCK,
         base_url=config["sources"]["mitdb_url"],
     shell:
-        "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output}"
-        " --lock {params.lock} --base-url {params.base_url:q}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.cli fetch-mitdb --file SHA256SUMS.txt --dest {output:q}"
+        " --lock {params.lock:q} --base-url {params.base_url:q}"
+        " > {log:q} 2>&1"
 
 
 rule fetch_mitdb_file:
@@ -93,9 +96,9 @@ rule fetch_mitdb_file:
         lock=DATA_LOCK,
         base_url=config["sources"]["mitdb_url"],
     shell:
-        "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record}.{wildcards.ext}"
-        " --dest {output} --checksums {input.checksums} --lock {params.lock}"
-        " --base-url {params.base_url:q} > {log} 2>&1"
+        "python -m ecgrepro.cli fetch-mitdb --file {wildcards.record:q}.{wildcards.ext:q}"
+        " --dest {output:q} --checksums {input.checksums:q} --lock {params.lock:q}"
+        " --base-url {params.base_url:q} > {log:q} 2>&1"
 
 
 rule mitdb_summary:
@@ -113,9 +116,10 @@ rule mitdb_summary:
     params:
         records=mitdb_records(),
     shell:
-        "python -m ecgrepro.cli mitdb-summary --checksums {input.checksums} --records {params.records}"
-        " --beat-counts {output.beat_counts} --annotations {output.annotations}"
-        " --records-table {output.records} > {log} 2>&1"
+        "python -m ecgrepro.cli mitdb-summary --checksums {input.checksums:q}"
+        " --records {params.records:q}"
+        " --beat-counts {output.beat_counts:q} --annotations {output.annotations:q}"
+        " --records-table {output.records:q} > {log:q} 2>&1"
 
 
 rule data:

@@ -23,8 +23,9 @@ rule knn_window_block:
     resources:
         mem_mb=knn_mem_mb,
     shell:
-        "python -m ecgrepro.knn window-block --npz {input} --block {wildcards.block}"
-        " --n-blocks {wildcards.nblocks} --threads {threads} --out {output} > {log} 2>&1"
+        "python -m ecgrepro.knn window-block --npz {input:q} --block {wildcards.block:q}"
+        " --n-blocks {wildcards.nblocks:q} --threads {threads:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule knn_window:
@@ -38,8 +39,9 @@ rule knn_window:
     conda:
         "../../envs/knn.yaml"
     shell:
-        "python -m ecgrepro.knn window-gather --npz {input.npz} --blocks {input.blocks}"
-        " --out {output} > {log} 2>&1"
+        "python -m ecgrepro.knn window-gather --npz {input.npz:q}"
+        " --blocks {input.blocks:q}"
+        " --out {output:q} > {log:q} 2>&1"
 
 
 rule knn_block:
@@ -63,10 +65,10 @@ rule knn_block:
         subset=knn_subset_args(),
         settings=knn_settings_json,
     shell:
-        "python -m ecgrepro.knn block --npz {input.npz} --variant {wildcards.variant}"
-        " --ks {params.ks} --block {wildcards.block} --n-blocks {wildcards.nblocks}"
-        " {params.window} {params.subset} --threads {threads} --out {output}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.knn block --npz {input.npz:q} --variant {wildcards.variant:q}"
+        " --ks {params.ks:q} --block {wildcards.block:q} --n-blocks {wildcards.nblocks:q}"
+        " {params.window:q} {params.subset:q} --threads {threads:q} --out {output:q}"
+        " > {log:q} 2>&1"
 
 
 rule knn_run:
@@ -93,10 +95,11 @@ rule knn_run:
         window=knn_window_arg,
         settings=knn_settings_json,
     shell:
-        "python -m ecgrepro.knn gather --npz {input.npz} --variant {wildcards.variant}"
-        " --ks {params.ks} --blocks {input.blocks} {params.window}"
+        "python -m ecgrepro.knn gather --npz {input.npz:q}"
+        " --variant {wildcards.variant:q}"
+        " --ks {params.ks:q} --blocks {input.blocks:q} {params.window:q}"
         " --settings-json {params.settings:q}"
-        " --outdir $(dirname {output.metrics}) > {log} 2>&1"
+        ' --outdir "$(dirname {output.metrics:q})" > {log:q} 2>&1'
 
 
 rule knn:

@@ -21,7 +21,7 @@ rule mitdb_segments:
         records=mitdb_records(),
         config=segments_config_json(),
     shell:
-        "python -m ecgrepro.cli mitdb-segments --checksums {input.checksums}"
-        " --records {params.records} --config {params.config:q} --npz {output.npz}"
-        " --counts-by-class {output.by_class} --counts-by-record {output.by_record}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.cli mitdb-segments --checksums {input.checksums:q}"
+        " --records {params.records:q} --config {params.config:q} --npz {output.npz:q}"
+        " --counts-by-class {output.by_class:q} --counts-by-record {output.by_record:q}"
+        " > {log:q} 2>&1"

@@ -44,7 +44,8 @@ rule paper:
         config=config_json,
         code=aggregate_code_digest(),
     shell:
-        "python -m ecgrepro.cli paper --template {input.template} --bib {input.bib}"
-        " --tables $(dirname {input.claims}) --figures $(dirname {input.accuracy_png})"
-        " --config-json {params.config:q} --md {output.md} --html {output.html}"
-        " --pdf-log {output.pdf_log} > {log} 2>&1"
+        "python -m ecgrepro.cli paper --template {input.template:q} --bib {input.bib:q}"
+        ' --tables "$(dirname {input.claims:q})"'
+        ' --figures "$(dirname {input.accuracy_png:q})"'
+        " --config-json {params.config:q} --md {output.md:q} --html {output.html:q}"
+        " --pdf-log {output.pdf_log:q} > {log:q} 2>&1"

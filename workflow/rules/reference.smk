@@ -25,8 +25,8 @@ rule reference_runs:
         strict=require_clean_arg(),
     shell:
         # the roots are the CLI's defaults, ecgrepro.store's RESULTS, REFERENCE, ...
-        "python -m ecgrepro.cli promote --runs {params.runs} --extra data timing"
-        " {params.strict} --manifest {output.manifest} > {log} 2>&1"
+        "python -m ecgrepro.cli promote --runs {params.runs:q} --extra data timing"
+        " {params.strict:q} --manifest {output.manifest:q} > {log:q} 2>&1"
 
 
 # The committed reference tree: the same aggregate over the runs in results/reference
@@ -150,4 +150,5 @@ rule reproduce_check:
         "../../envs/analysis.yaml"
     shell:
         # --results and --reference: the CLI's defaults, results and results/reference
-        "python -m ecgrepro.cli reproduce-check --out $(dirname {output.csv}) > {log} 2>&1"
+        'python -m ecgrepro.cli reproduce-check --out "$(dirname {output.csv:q})"'
+        " > {log:q} 2>&1"

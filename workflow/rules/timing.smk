@@ -43,11 +43,13 @@ rule timing:
         lstm_units=lookup(dpath="models/lstm_fcn/lstm_units", within=config, default=8),
         cnn_units=lookup(dpath="models/cnn_lstm/units", within=config, default=20),
     shell:
-        "OMP_NUM_THREADS={params.threads} MKL_NUM_THREADS={params.threads}"
-        " python -m ecgrepro.perf timing --ucr-npz {input.ucr}"
-        " --segments-npz {input.segments} --out {params.out} --threads {params.threads}"
-        " --rounds {params.rounds} --warmup {params.warmup}"
-        " --ucr-epochs {params.ucr_epochs} --mitdb-batches {params.mitdb_batches}"
-        " --fold {params.fold} --n-folds {params.n_folds} --fold-seed {params.fold_seed}"
-        " --lstm-units {params.lstm_units}"
-        " --cnn-units {params.cnn_units} > {log} 2>&1"
+        "OMP_NUM_THREADS={params.threads:q} MKL_NUM_THREADS={params.threads:q}"
+        " python -m ecgrepro.perf timing --ucr-npz {input.ucr:q}"
+        " --segments-npz {input.segments:q} --out {params.out:q}"
+        " --threads {params.threads:q}"
+        " --rounds {params.rounds:q} --warmup {params.warmup:q}"
+        " --ucr-epochs {params.ucr_epochs:q} --mitdb-batches {params.mitdb_batches:q}"
+        " --fold {params.fold:q} --n-folds {params.n_folds:q}"
+        " --fold-seed {params.fold_seed:q}"
+        " --lstm-units {params.lstm_units:q}"
+        " --cnn-units {params.cnn_units:q} > {log:q} 2>&1"

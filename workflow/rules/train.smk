@@ -32,14 +32,15 @@ rule train:
         fold_seed=config["training"]["fold_seed"],
         settings=train_settings_json,
     shell:
-        "python -m ecgrepro.cli train --data {input.data} --dataset {wildcards.dataset}"
-        " --model {wildcards.model} --model-json {params.model:q}"
-        " --framework {wildcards.framework} --protocol {wildcards.protocol}"
-        " --protocol-json {params.protocol:q} --split {wildcards.fold}"
-        " --seed {wildcards.seed} --outdir $(dirname {output.metrics})"
-        " --device {params.device} --threads {threads} --n-folds {params.n_folds}"
-        " --fold-seed {params.fold_seed} --settings-json {params.settings:q}"
-        " > {log} 2>&1"
+        "python -m ecgrepro.cli train --data {input.data:q}"
+        " --dataset {wildcards.dataset:q}"
+        " --model {wildcards.model:q} --model-json {params.model:q}"
+        " --framework {wildcards.framework:q} --protocol {wildcards.protocol:q}"
+        " --protocol-json {params.protocol:q} --split {wildcards.fold:q}"
+        ' --seed {wildcards.seed:q} --outdir "$(dirname {output.metrics:q})"'
+        " --device {params.device:q} --threads {threads:q} --n-folds {params.n_folds:q}"
+        " --fold-seed {params.fold_seed:q} --settings-json {params.settings:q}"
+        " > {log:q} 2>&1"
 
 
 rule train_all:

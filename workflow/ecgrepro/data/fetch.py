@@ -24,6 +24,7 @@ from pathlib import Path
 from urllib.parse import quote, urlparse
 
 from ecgrepro.errors import ChecksumError, DownloadError
+from ecgrepro.io import naming_full_disk
 
 CHUNK = 1 << 20
 USER_AGENT = "ecgrepro (+https://github.com/ecgrepro/ecgrepro) python-urllib"
@@ -146,10 +147,11 @@ def fetch(
     for attempt in range(1, retry.attempts + 1):
         tmp.unlink(missing_ok=True)
         try:
-            if is_remote:
-                _copy_url(source, tmp, retry.timeout_seconds)
-            else:
-                _copy_local(source, tmp)
+            with naming_full_disk(dest):  # one line naming dest, not a traceback
+                if is_remote:
+                    _copy_url(source, tmp, retry.timeout_seconds)
+                else:
+                    _copy_local(source, tmp)
             break
         except urllib.error.HTTPError as exc:
             tmp.unlink(missing_ok=True)
@@ -320,18 +322,27 @@ class Lock:
         return True
 
     def record(self, relpath: str, sha256: str, nbytes: int, source: str) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        with open(self.path, "a+") as fh:
-            fcntl.flock(fh, fcntl.LOCK_EX)
-            fh.seek(0)
-            if any(line.split("\t")[0] == relpath for line in fh.read().splitlines()):
-                return
-            if fh.tell() == 0:
-                fh.write("# relpath\tsha256\tbytes\tsource\tobtained_utc\n")
-            stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-            fh.write(f"{relpath}\t{sha256}\t{nbytes}\t{source}\t{stamp}\n")
-            fh.flush()
-            os.fsync(fh.fileno())
+        with naming_full_disk(self.path):
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            with open(self.path, "a+") as fh:
+                fcntl.flock(fh, fcntl.LOCK_EX)
+                fh.seek(0)
+                if any(line.split("\t")[0] == relpath for line in fh.read().splitlines()):
+                    return
+                size = os.fstat(fh.fileno()).st_size
+                stamp = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+                text = f"{relpath}\t{sha256}\t{nbytes}\t{source}\t{stamp}\n"
+                if size == 0:
+                    text = "# relpath\tsha256\tbytes\tsource\tobtained_utc\n" + text
+                data = text.encode()
+                try:  # unbuffered appends, undone if one fails (a full disk)
+                    done = 0
+                    while done < len(data):
+                        done += os.write(fh.fileno(), data[done:])
+                    os.fsync(fh.fileno())
+                except OSError:
+                    os.ftruncate(fh.fileno(), size)
+                    raise
 
     def verify(self, relpath: str, path: str | Path) -> str:
         """Check ``path`` against the digest recorded for ``relpath``; return it."""

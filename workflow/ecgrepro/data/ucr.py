@@ -20,6 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ecgrepro.data.ucr_checks import check_complete, check_two_classes
 from ecgrepro.errors import DataError
 
 SPLITS = ("TRAIN", "TEST")
@@ -197,11 +198,13 @@ def check_metadata(name: str, X_train, y_train, X_test, y_test) -> bool:
     return True
 
 
-def check_split(name: str, split: str, X: np.ndarray, y: np.ndarray) -> bool:
+def check_split(name: str, split: str, X: np.ndarray, y: np.ndarray, path=None) -> bool:
     """Check one split on its own (before its digest is recorded in the lock).
 
-    Its size (``train_size`` or ``test_size``), length and class count (at most
-    ``n_classes``) against the metadata table, and :func:`check_altered_values`.
+    First what the suite needs of any split (:func:`~ecgrepro.data.ucr_checks.
+    check_complete`; two classes in training), then its size (``train_size`` or
+    ``test_size``), length and class count (at most ``n_classes``) against the metadata
+    table, and :func:`check_altered_values`. ``path`` names the file in messages.
 
     Returns
     -------
@@ -213,6 +216,9 @@ def check_split(name: str, split: str, X: np.ndarray, y: np.ndarray) -> bool:
     DataError
         When a fact differs or a series looks altered.
     """
+    check_complete(name, split, X, path, at_fetch=True)  # a gap is no changed digit
+    if split.upper() == "TRAIN":
+        check_two_classes(name, y, path, at_fetch=True)
     check_altered_values(name, split, X)
     expected = metadata_table().get(name)
     if expected is None:
@@ -287,9 +293,15 @@ def is_z_normalised(X: np.ndarray, atol: float = 1e-3) -> bool:
 
 
 def load_splits(name: str, train_path, test_path) -> UCRDataset:
-    """Read both splits, encode labels with one shared class list, check metadata."""
+    """Read both splits, encode labels with one shared class list, check metadata.
+
+    Splits with missing values or unequal lengths, and a training split of one class,
+    are refused (:mod:`ecgrepro.data.ucr_checks`).
+    """
     X_train, y_train = read_split(train_path, name)
     X_test, y_test = read_split(test_path, name)
+    check_complete(name, "TRAIN", X_train, train_path)
+    check_complete(name, "TEST", X_test, test_path)
     if X_train.shape[1] != X_test.shape[1]:
         raise DataError(
             f"{name}: train series are {X_train.shape[1]} long, test series "
@@ -299,6 +311,7 @@ def load_splits(name: str, train_path, test_path) -> UCRDataset:
     unseen = sorted(set(y_test.tolist()) - set(y_train.tolist()))
     if unseen:
         raise DataError(f"{name}: test labels {unseen} never occur in the training split.")
+    check_two_classes(name, y_train, train_path)
     index = {c: i for i, c in enumerate(classes)}
     return UCRDataset(
         name=name,

@@ -139,4 +139,12 @@ def main(argv=None) -> int:
     except EcgreproError as exc:
         log.error("%s", exc)
         return 1
+    except OSError as exc:  # a full disk outside the write helpers: one line still
+        from ecgrepro.io import disk_full_error, is_disk_full
+
+        if not is_disk_full(exc):
+            raise
+        where = exc.filename or getattr(args, "out", None) or args.outdir
+        log.error("%s", disk_full_error(where, exc, atomic=False))
+        return 1
     return 0
