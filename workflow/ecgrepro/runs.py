@@ -163,7 +163,7 @@ def train_run(
             "threads": threads,
         }
         write_json(tmp / "provenance.json",
-                   collect_provenance(seed, [data_path, *data_files], extra))
+                   collect_provenance(seed, [data_path, *data_files], extra, outdir=tmp))
         if settings is not None:
             write_settings(tmp, settings)
     return result.metrics

@@ -105,6 +105,18 @@ envvars:
     "ECGREPRO_DOWNLOAD",
 
 
+# The digest of the verdict rules (claims:, convergence:) each run records in its
+# provenance (ecgrepro.provenance.RULES_ENV): through the environment, so that a changed
+# rule never reruns a job.
+from ecgrepro.rules import rules_digest
+
+os.environ["ECGREPRO_RULES_DIGEST"] = rules_digest(config)
+
+
+envvars:
+    "ECGREPRO_RULES_DIGEST",
+
+
 def ucr_url_template(wildcards):
     """A function, not a string, so Snakemake leaves the template's braces alone."""
     return config["sources"]["ucr_url_template"]
@@ -159,22 +171,83 @@ def knn_ks_arg():
     return ",".join(map(str, config["knn"]["ks"]))
 
 
-def knn_run_dirs(root=RESULTS):
-    """The k-NN run directories of this configuration under ``root``."""
+# --- data identity: the content of the data is part of every run's path ---------------
+# A dataset the package pins no digest for is known by the sha256 of its raw files as
+# verified (verify_ucr writes them to verified.json, a checkpoint): the runs made from
+# it are planned once it is verified (checkpoint ucr_verified), so a replaced dataset is
+# a new run path and the
+# next `snakemake all` redoes exactly its runs. Pinned data (TwoLeadECG, MIT-BIH) carry
+# their pinned digest; their paths never wait for a checkpoint.
+
+
+def unpinned_datasets():
     return [
-        store.knn_dir(config, dataset, variant, root)
+        d for d in config["ucr_datasets"] if not store.data_identity(d, config)["pinned"]
+    ]
+
+
+def verified_json(name):
+    return f"{DATA}/ucr/{name}/verified.json"
+
+
+def unpinned_verified_files(wildcards=None):
+    return [verified_json(name) for name in unpinned_datasets()]
+
+
+def data_digests(checkpoint=True):
+    """``{dataset: {file: sha256}}`` of the unpinned datasets' verified files.
+
+    checkpoint: wait for checkpoint ucr_verified (input functions: Snakemake plans the
+    runs after it ran); False: what is on disk now (parse time, messages only).
+    """
+    out = {}
+    names = unpinned_datasets()
+    if checkpoint and names:
+        checkpoints.ucr_verified.get()  # one checkpoint: every dataset verified at once
+    for name in names:
+        path = verified_json(name)
+        if os.path.exists(path):
+            out[name] = json.loads(Path(path).read_text()).get("sha256") or {}
+    return out
+
+
+def run_digests(root, digests):
+    """Data digests for run paths: the reference's runs are looked up, never made, so
+    they wait for no checkpoint."""
+    if digests is not None:
+        return digests
+    return data_digests(checkpoint=root == RESULTS)
+
+
+def knn_run_dirs(root=RESULTS, digests=None):
+    """The k-NN run directories of this configuration under ``root``."""
+    digests = run_digests(root, digests)
+    return [
+        store.knn_dir(config, dataset, variant, root, digests)
         for dataset in config["ucr_datasets"]
         for variant in config["knn"]["variants"]
     ]
 
 
-def knn_accuracy_files(root=RESULTS):
+def knn_accuracy_files(wildcards=None, root=RESULTS):
+    """Input function: the accuracy.csv of every k-NN run (after the checkpoint)."""
     return [f"{d}/accuracy.csv" for d in knn_run_dirs(root)]
+
+
+def window_tag(wildcards):
+    """ "" for pinned data, "-<data digest>" for the rest: a learned window of replaced
+    data is a new path, and the window of pinned data keeps the one it had."""
+    identity = store.data_identity(
+        wildcards.dataset, config, data_digests().get(wildcards.dataset)
+    )
+    return "" if identity["pinned"] else f"-{store.digest(identity)}"
 
 
 def knn_settings_json(wildcards):
     """The k-NN run's settings; refuses a path whose digest names other settings."""
-    settings = store.knn_settings(config, wildcards.dataset, wildcards.variant)
+    settings = store.knn_settings(
+        config, wildcards.dataset, wildcards.variant, data_digests()
+    )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
 
@@ -231,8 +304,12 @@ def eval_splits(dataset, protocol, resamples=1):
     return store.eval_splits(dataset, protocol, config["training"]["n_folds"], resamples)
 
 
-def train_runs(root=RESULTS):
-    """(directory, settings) of every configured training run under ``root``."""
+def train_runs(root=RESULTS, digests=None):
+    """(directory, settings) of every configured training run under ``root``.
+
+    digests: the unpinned data's (default: after the checkpoint, see data_digests).
+    """
+    digests = run_digests(root, digests)
     out = []
     for exp in config["experiments"]:
         for dataset, model, framework, protocol, seed in itertools.product(
@@ -244,32 +321,50 @@ def train_runs(root=RESULTS):
         ):
             for fold in eval_splits(dataset, protocol, exp["resamples"]):
                 settings = store.train_settings(
-                    config, dataset, model, framework, protocol, fold, seed
+                    config, dataset, model, framework, protocol, fold, seed, digests
                 )
                 out.append((store.run_dir(settings, root), settings))
     return out
 
 
-def train_run_dirs(root=RESULTS):
+def train_run_dirs(root=RESULTS, digests=None):
     """Directories of every configured training run under ``root`` (settings-keyed)."""
-    return [d for d, _ in train_runs(root)]
+    return [d for d, _ in train_runs(root, digests)]
 
 
 def report_changed_runs():
-    """Say which planned runs are new because their settings changed (old ones kept)."""
+    """Say which planned runs are new because their settings or data changed (old ones
+    kept), which data wait for verification, and which runs' loaded code changed."""
+    from ecgrepro.codeid import stale_runs
+
+    digests = data_digests(checkpoint=False)
+    for name, verified in digests.items():
+        if store.raw_files_changed(f"{DATA}/ucr/{name}", verified):
+            print(
+                f"{name}: data changed: its raw files differ from {verified_json(name)} "
+                "or are gone; they are verified again, then the runs made from them "
+                "are planned anew (the old runs are kept)",
+                file=sys.stderr,
+            )
     knn = [
-        (store.knn_dir(config, d, v), store.knn_settings(config, d, v))
+        (
+            store.knn_dir(config, d, v, RESULTS, digests),
+            store.knn_settings(config, d, v, digests),
+        )
         for d in config["ucr_datasets"]
         for v in config["knn"]["variants"]
     ]
-    lines = store.changed_runs(train_runs() + knn)
+    planned = train_runs(digests=digests) + knn
+    lines = store.changed_runs(planned)
+    lines += stale_runs(d for d, _ in planned)
     for line in lines[:20]:
         print(line, file=sys.stderr)
     if len(lines) > 20:
-        print(f"... {len(lines) - 20} more runs with changed settings", file=sys.stderr)
+        print(f"... {len(lines) - 20} more runs changed", file=sys.stderr)
 
 
-def train_outputs(root=RESULTS):
+def train_outputs(wildcards=None, root=RESULTS):
+    """Input function: metrics.json of every training run (after the checkpoint)."""
     return [f"{d}/metrics.json" for d in train_run_dirs(root)]
 
 
@@ -287,6 +382,7 @@ def train_settings_json(wildcards):
         wildcards.protocol,
         wildcards.fold,
         int(wildcards.seed),
+        data_digests(),
     )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
@@ -325,7 +421,8 @@ def train_mem_mb(wildcards, input):
     return 3000 + int(6 * input.size_mb)
 
 
-def final_outputs():
+def final_outputs(wildcards=None):
+    """Input function of the target all; runs of unpinned data wait for their checkpoint."""
     return (
         data_outputs()
         + train_outputs()
@@ -341,6 +438,17 @@ def final_outputs():
 def expected_run_dirs(root=RESULTS):
     """Run directories the configuration asks for: training runs, then k-NN runs."""
     return train_run_dirs(root) + knn_run_dirs(root)
+
+
+def expected_runs(wildcards):
+    """expected_run_dirs() as a parameter function (evaluated after the checkpoint)."""
+    return expected_run_dirs()
+
+
+def train_and_knn_outputs(wildcards=None):
+    """Input function: every training and k-NN run's output (reference_runs and
+    reproduce_check)."""
+    return train_outputs() + knn_accuracy_files()
 
 
 def _complete_run(run_dir):
@@ -454,13 +562,17 @@ def _tree_digest(paths):
 KNN_BLOCK = (
     "results/knn_blocks/{dataset}/{variant}-{digest}/block.{block}-of-{nblocks}.npz"
 )
-KNN_WINDOW_BLOCK = "results/knn_blocks/{dataset}/learned/window.{block}-of-{nblocks}.npz"
-KNN_WINDOW = "results/knn_blocks/{dataset}/learned/window.json"
+# {tag}: "" for pinned data, "-<data digest>" otherwise (window_tag).
+KNN_WINDOW_BLOCK = (
+    "results/knn_blocks/{dataset}/learned{tag}/window.{block}-of-{nblocks}.npz"
+)
+KNN_WINDOW = "results/knn_blocks/{dataset}/learned{tag}/window.json"
 
 
 wildcard_constraints:
     block=r"\d+",
     nblocks=r"\d+",
+    tag=r"(-[0-9a-f]{%d})?" % store.DIGEST_LEN,
 
 
 def knn_n_blocks(dataset, variant):
@@ -494,7 +606,9 @@ def knn_block_files(wildcards):
 def knn_window_block_files(wildcards):
     n = knn_window_n_blocks(wildcards.dataset)
     return [
-        KNN_WINDOW_BLOCK.format(dataset=wildcards.dataset, block=b, nblocks=n)
+        KNN_WINDOW_BLOCK.format(
+            dataset=wildcards.dataset, tag=wildcards.tag, block=b, nblocks=n
+        )
         for b in range(n)
     ]
 
@@ -503,7 +617,7 @@ def knn_window_file(wildcards):
     """The learned window (JSON) for variant learned; nothing for the others."""
     if wildcards.variant != "learned":
         return []
-    return [KNN_WINDOW.format(dataset=wildcards.dataset)]
+    return [KNN_WINDOW.format(dataset=wildcards.dataset, tag=window_tag(wildcards))]
 
 
 def knn_window_arg(wildcards):
@@ -525,7 +639,12 @@ def aggregate_code(wildcards=None):
     pkg = Path(PACKAGE_ROOT) / "ecgrepro"
     return sorted(
         str(p)
-        for p in [pkg / "metrics.py", pkg / "store.py", *(pkg / "aggregate").glob("*.py")]
+        for p in [
+            pkg / "metrics.py",
+            pkg / "store.py",
+            pkg / "codeid.py",
+            *(pkg / "aggregate").glob("*.py"),
+        ]
     )
 
 

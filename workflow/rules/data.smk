@@ -41,6 +41,19 @@ rule verify_ucr:
         " --test {input.test} --lock {params.lock} --out {output} > {log} 2>&1"
 
 
+# Runs of data the package pins no digest for hold the digest of the verified files in
+# their path (ecgrepro.store.data_identity): this checkpoint waits until every such
+# dataset is verified, then Snakemake plans their runs (common.smk, data_digests).
+checkpoint ucr_verified:
+    input:
+        unpinned_verified_files,
+    output:
+        f"{DATA}/ucr/unpinned_verified.json",
+    localrule: True
+    shell:
+        "cat {input} > {output}"
+
+
 rule prepare_ucr:
     input:
         unpack(ucr_split_files),

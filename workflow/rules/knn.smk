@@ -14,9 +14,9 @@ rule knn_window_block:
     output:
         KNN_WINDOW_BLOCK,
     log:
-        "logs/knn/{dataset}/learned/window.{block}-of-{nblocks}.log",
+        "logs/knn/{dataset}/learned{tag}/window.{block}-of-{nblocks}.log",
     benchmark:
-        "benchmarks/knn/{dataset}/learned/window.{block}-of-{nblocks}.tsv"
+        "benchmarks/knn/{dataset}/learned{tag}/window.{block}-of-{nblocks}.tsv"
     conda:
         "../../envs/knn.yaml"
     threads: 4
@@ -34,7 +34,7 @@ rule knn_window:
     output:
         KNN_WINDOW,
     log:
-        "logs/knn/{dataset}/learned/window.log",
+        "logs/knn/{dataset}/learned{tag}/window.log",
     conda:
         "../../envs/knn.yaml"
     shell:
@@ -101,6 +101,6 @@ rule knn_run:
 
 rule knn:
     input:
-        knn_accuracy_files(),
+        knn_accuracy_files,
         f"{RESULTS}/tables/knn.csv",  # rule knn_table (rules/aggregate.smk)
     localrule: True

@@ -44,5 +44,5 @@ rule train:
 
 rule train_all:
     input:
-        train_outputs(),
+        train_outputs,
     localrule: True
