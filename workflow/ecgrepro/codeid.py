@@ -122,22 +122,30 @@ def head_blobs(paths, commit: str = "HEAD", root=REPO_ROOT) -> dict | None:
     return blobs
 
 
-def changed_files(files, against: str = "HEAD", root=REPO_ROOT) -> list[str] | None:
+def changed_files(files, against: str = "HEAD", root=REPO_ROOT,
+                  seen: dict | None = None) -> list[str] | None:
     """The listed files that differ from ``against`` (a commit, or ``"worktree"``).
 
     Files outside the repository are compared with their file on disk. None when git
-    cannot answer for a commit.
+    cannot answer for a commit. ``seen``: a cache of blob ids on disk, for many runs.
     """
+    seen = {} if seen is None else seen
+
+    def disk(path):
+        if path not in seen:
+            seen[path] = file_blob(path)
+        return seen[path]
+
     inside = [f["path"] for f in files if not f["path"].startswith("python:")]
     if against == "worktree":
-        now = {p: file_blob(Path(root) / p) for p in inside}
+        now = {p: disk(Path(root) / p) for p in inside}
     else:
         now = head_blobs(inside, against, root)
         if now is None:
             return None
     for f in files:
         if f["path"].startswith("python:"):
-            now[f["path"]] = file_blob(f.get("file", ""))
+            now[f["path"]] = disk(f.get("file", ""))
     return sorted(f["path"] for f in files if now.get(f["path"]) != f["blob"])
 
 
@@ -204,12 +212,12 @@ def stale_runs(run_dirs, against: str = "worktree", root=REPO_ROOT) -> list[str]
     delete the run directory to redo it)."""
     from ecgrepro.store import parse_run_dir
 
-    out = []
+    out, seen = [], {}
     for d in run_dirs:
         code = read_code(d)
         if code is None:
             continue
-        changed = changed_files(code["files"], against, root)
+        changed = changed_files(code["files"], against, root, seen)
         if changed:
             shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3})" if len(changed) > 3
                                               else "")

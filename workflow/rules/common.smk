@@ -3,6 +3,7 @@ import json
 import os
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
@@ -156,15 +157,31 @@ def mitdb_record_files(wildcards=None):
     ]
 
 
-def data_outputs():
-    """Summaries, and the verification stamps: a raw file deleted after a mismatch is
-    fetched and verified again by `snakemake data` or `all`, and nothing else reruns."""
-    names = config["ucr_datasets"]
-    return expand("results/data/ucr/{name}/summary.json", name=names) + [
-        *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
-        "results/data/mitdb/beat_counts.csv",
-        "results/data/mitdb/records.csv",
+def raw_ucr_files(wildcards=None):
+    """Every UCR raw file, as a target: Snakemake regenerates no missing intermediate
+    file whose consumers are up to date, so a deleted raw file would stay deleted (and
+    its data unverified) unless asked for. Its data's identity decides what reruns."""
+    return [
+        f
+        for name in config["ucr_datasets"]
+        for f in ucr_split_files(SimpleNamespace(name=name)).values()
     ]
+
+
+def data_outputs():
+    """Summaries, raw files and the verification stamps: a raw file deleted (after a
+    mismatch, or to replace the dataset) is fetched and verified again by
+    `snakemake data` or `all`; only runs of changed data rerun."""
+    names = config["ucr_datasets"]
+    return (
+        raw_ucr_files()
+        + expand("results/data/ucr/{name}/summary.json", name=names)
+        + [
+            *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
+            "results/data/mitdb/beat_counts.csv",
+            "results/data/mitdb/records.csv",
+        ]
+    )
 
 
 def knn_ks_arg():
@@ -208,7 +225,15 @@ def data_digests(checkpoint=True):
         path = verified_json(name)
         if os.path.exists(path):
             out[name] = json.loads(Path(path).read_text()).get("sha256") or {}
+    if checkpoint and out != _SAID["digests"] and workflow.is_main_process:
+        # data verified since this file was read: say which runs that makes new
+        _SAID["digests"] = out
+        report_changed_runs(out, stale=False)
     return out
+
+
+# What report_changed_runs last reported on (the data digests it planned with).
+_SAID = {"digests": None}
 
 
 def run_digests(root, digests):
@@ -332,14 +357,18 @@ def train_run_dirs(root=RESULTS, digests=None):
     return [d for d, _ in train_runs(root, digests)]
 
 
-def report_changed_runs():
+def report_changed_runs(digests=None, stale=True):
     """Say which planned runs are new because their settings or data changed (old ones
-    kept), which data wait for verification, and which runs' loaded code changed."""
+    kept), which data wait for verification, and which runs' loaded code changed.
+
+    digests: the unpinned data's; default: as on disk now (parse time).
+    """
     from ecgrepro.codeid import stale_runs
 
-    digests = data_digests(checkpoint=False)
+    if digests is None:
+        digests = _SAID["digests"] = data_digests(checkpoint=False)
     for name, verified in digests.items():
-        if store.raw_files_changed(f"{DATA}/ucr/{name}", verified):
+        if stale and store.raw_files_changed(f"{DATA}/ucr/{name}", verified):
             print(
                 f"{name}: data changed: its raw files differ from {verified_json(name)} "
                 "or are gone; they are verified again, then the runs made from them "
@@ -356,7 +385,7 @@ def report_changed_runs():
     ]
     planned = train_runs(digests=digests) + knn
     lines = store.changed_runs(planned)
-    lines += stale_runs(d for d, _ in planned)
+    lines += stale_runs(d for d, _ in planned) if stale else []
     for line in lines[:20]:
         print(line, file=sys.stderr)
     if len(lines) > 20:
@@ -388,20 +417,30 @@ def train_settings_json(wildcards):
     return json.dumps(settings, sort_keys=True)
 
 
-def prepared_data(path):
-    """A prepared file as input: its content, not its time, decides (ancient).
+def prepared_data(path, pinned=True):
+    """A prepared file as input: its content, not its time, decides.
 
-    Refetching a deleted raw file reruns prepare, which leaves identical arrays byte
-    for byte as they are; without ancient() every training and k-NN job of the dataset
-    would be planned again. A prepared file that is missing is still made first.
+    Pinned data (TwoLeadECG, MIT-BIH): ancient(), as refetching a deleted raw file
+    reruns prepare, which leaves identical arrays byte for byte as they are; without
+    ancient() every training and k-NN job of the dataset would be planned again.
+    Unpinned data: the content is in the run's path already (data_digests), and
+    Snakemake 9.27 does not schedule the runs planned after checkpoint ucr_verified when
+    their ancient() input is being remade (measured), so a plain input. A prepared file
+    that is missing is still made first.
     """
-    return ancient(path)
+    return ancient(path) if pinned else path
+
+
+def prepared_ucr(wildcards):
+    name = wildcards.dataset
+    path = f"resources/prepared/ucr/{name}.npz"
+    return prepared_data(path, store.data_identity(name, config)["pinned"])
 
 
 def train_data(wildcards):
     if wildcards.dataset == "mitdb":
         return prepared_data("resources/prepared/mitdb/segments.npz")
-    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
+    return prepared_ucr(wildcards)
 
 
 def model_json(wildcards):

@@ -49,9 +49,13 @@ checkpoint ucr_verified:
         unpinned_verified_files,
     output:
         f"{DATA}/ucr/unpinned_verified.json",
+    log:
+        "logs/data/ucr_verified.log",
     localrule: True
+    conda:
+        "../../envs/data.yaml"
     shell:
-        "cat {input} > {output}"
+        "cat {input} > {output} 2> {log}"
 
 
 rule prepare_ucr:

@@ -10,7 +10,7 @@
 
 rule knn_window_block:
     input:
-        prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        prepared_ucr,
     output:
         KNN_WINDOW_BLOCK,
     log:
@@ -29,7 +29,7 @@ rule knn_window_block:
 
 rule knn_window:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         blocks=knn_window_block_files,
     output:
         KNN_WINDOW,
@@ -44,7 +44,7 @@ rule knn_window:
 
 rule knn_block:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         window=knn_window_file,
     output:
         KNN_BLOCK,
@@ -71,7 +71,7 @@ rule knn_block:
 
 rule knn_run:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         blocks=knn_block_files,
         window=knn_window_file,
     output:
@@ -102,5 +102,6 @@ rule knn_run:
 rule knn:
     input:
         knn_accuracy_files,
+        raw_ucr_files,
         f"{RESULTS}/tables/knn.csv",  # rule knn_table (rules/aggregate.smk)
     localrule: True
