@@ -340,6 +340,18 @@ def test_knn_target_builds_rows_beyond_the_reference(tmp_path):
     plan = snakemake(*args, cwd=tmp_path)
     counts = job_counts(plan)
     assert counts["knn_run"] == 10 and counts["knn_table"] == 1
+    # counting jobs before any download (ecgrepro.cost): a stand-in identity, dry runs only
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "ECGREPRO_PLAN_UNVERIFIED": "1"}
+    base = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "knn", "--config",
+            'ucr_datasets=["ECG200","ECG5000"]']
+    dry = subprocess.run([*base, "-n"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert job_counts(dry.stdout)["knn_run"] == 10, dry.stdout + dry.stderr
+    real = subprocess.run([*base, "--cores", "1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert real.returncode != 0
+    assert "ECGREPRO_PLAN_UNVERIFIED is for dry runs" in real.stdout + real.stderr
     table_job = plan.split("rule knn_table:", 1)[1].split("output:", 1)[0]
     assert table_job.count("ECG200/") == 5 and table_job.count("ECGFiveDays/") == 5
 

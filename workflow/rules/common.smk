@@ -219,7 +219,7 @@ def data_digests(checkpoint=True):
     """
     out = {}
     names = unpinned_datasets()
-    if checkpoint and names:
+    if checkpoint and names and not plan_unverified():
         checkpoints.ucr_verified.get()  # one checkpoint: every dataset verified at once
     for name in names:
         path = verified_json(name)
@@ -234,6 +234,27 @@ def data_digests(checkpoint=True):
 
 # What report_changed_runs last reported on (the data digests it planned with).
 _SAID = {"digests": None}
+
+
+def job_data_digests():
+    """data_digests for a job's own parameters: it runs after the checkpoint, so the
+    verified files on disk are its data (also in a cluster job, which plans no
+    checkpoint); the job refuses a path whose digest is not theirs (_check_digest)."""
+    return data_digests(checkpoint=False)
+
+
+def plan_unverified():
+    """$ECGREPRO_PLAN_UNVERIFIED set: a dry run lists the runs of data not yet verified
+    under a stand-in identity (no sha256), so counting every job (ecgrepro.cost) needs
+    no download. Refused for a real run, whose paths would not be the data's."""
+    if not os.environ.get("ECGREPRO_PLAN_UNVERIFIED"):
+        return False
+    if not workflow.dryrun:
+        raise EcgreproError(
+            "ECGREPRO_PLAN_UNVERIFIED is for dry runs (snakemake -n) only: unset it to "
+            "run the workflow."
+        )
+    return True
 
 
 def run_digests(root, digests):
@@ -263,7 +284,7 @@ def window_tag(wildcards):
     """ "" for pinned data, "-<data digest>" for the rest: a learned window of replaced
     data is a new path, and the window of pinned data keeps the one it had."""
     identity = store.data_identity(
-        wildcards.dataset, config, data_digests().get(wildcards.dataset)
+        wildcards.dataset, config, job_data_digests().get(wildcards.dataset)
     )
     return "" if identity["pinned"] else f"-{store.digest(identity)}"
 
@@ -271,7 +292,7 @@ def window_tag(wildcards):
 def knn_settings_json(wildcards):
     """The k-NN run's settings; refuses a path whose digest names other settings."""
     settings = store.knn_settings(
-        config, wildcards.dataset, wildcards.variant, data_digests()
+        config, wildcards.dataset, wildcards.variant, job_data_digests()
     )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
@@ -411,7 +432,7 @@ def train_settings_json(wildcards):
         wildcards.protocol,
         wildcards.fold,
         int(wildcards.seed),
-        data_digests(),
+        job_data_digests(),
     )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
