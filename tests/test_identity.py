@@ -265,3 +265,18 @@ def test_stale_runs_are_reported_not_rerun(repo, tmp_path):
     assert line == ("runs/X/m/torch/p/test/seed0-0123456789: code changed since it ran "
                     "(kept, not rerun; delete it to redo): pkg/a.py")
     assert Path(d).is_dir()
+
+
+def test_training_refuses_a_model_module_edited_after_planning(toy):
+    from ecgrepro.errors import EcgreproError
+    from ecgrepro.runs import _check_model_source
+
+    cfg = quick()
+    model = cfg["models"]["toy"] = {"family": "toymodels:ToyArch", "hidden": 3}
+    settings = store.train_settings(cfg, "TwoLeadECG", "toy", "torch", "blog2020", "test", 0)
+    _check_model_source(model, settings)  # as planned
+    toy.write_text(toy.read_text() + "# edited\n")
+    sys.modules.pop("toymodels")
+    registry.resolve.cache_clear()
+    with pytest.raises(EcgreproError, match="changed after this run was planned"):
+        _check_model_source(model, settings)

@@ -158,12 +158,13 @@ def mitdb_record_files(wildcards=None):
 
 
 def raw_ucr_files(wildcards=None):
-    """Every UCR raw file, as a target: Snakemake regenerates no missing intermediate
-    file whose consumers are up to date, so a deleted raw file would stay deleted (and
-    its data unverified) unless asked for. Its data's identity decides what reruns."""
+    """The raw files of unpinned UCR data, as targets: Snakemake remakes no missing
+    intermediate file whose consumers are up to date, so a raw file deleted to replace
+    its dataset would stay deleted and the data unverified unless asked for. (Pinned
+    data cannot change; their raw files are fetched when their stamps need them.)"""
     return [
         f
-        for name in config["ucr_datasets"]
+        for name in unpinned_datasets()
         for f in ucr_split_files(SimpleNamespace(name=name)).values()
     ]
 
