@@ -127,8 +127,11 @@ def test_replaced_data_and_edited_model_rerun_exactly_their_runs(project):
     for d in (train - {train0, train1}) | (knn - {knn0}):
         assert json.loads((d / "settings.json").read_text())["settings"]["data"]["sha256"] \
             == new
-        files = json.loads((d / "provenance.json").read_text())["code"]["files"]
+        prov = json.loads((d / "provenance.json").read_text())
+        files = prov["code"]["files"]
         assert any(f["path"] == "python:toymodels" for f in files) == (d in train)
+        assert re.fullmatch(r"[0-9a-f]{64}", prov["rules"]["digest"])  # recorded alike
+        assert re.fullmatch(r"[0-9a-f]{64}", prov["code"]["digest"])
 
     # "delete that file and rerun": the same data are fetched again; nothing reruns
     (raw / "Tiny_TEST.tsv").unlink()

@@ -158,15 +158,17 @@ def mitdb_record_files(wildcards=None):
 
 
 def raw_ucr_files(wildcards=None):
-    """The raw files of unpinned UCR data, as targets: Snakemake remakes no missing
-    intermediate file whose consumers are up to date, so a raw file deleted to replace
-    its dataset would stay deleted and the data unverified unless asked for. (Pinned
-    data cannot change; their raw files are fetched when their stamps need them.)"""
-    return [
-        f
-        for name in unpinned_datasets()
-        for f in ucr_split_files(SimpleNamespace(name=name)).values()
-    ]
+    """The raw and prepared files of unpinned UCR data, as targets. Snakemake remakes no
+    missing intermediate file whose consumers are up to date, so a raw file deleted to
+    replace its dataset would stay deleted and the data unverified unless asked for; and
+    Snakemake 9.27 schedules no run planned after checkpoint ucr_verified whose
+    ancient() input is remade by a job that joined the plan only then (measured), so
+    prepare must be in the plan from the start. Pinned data cannot change."""
+    out = []
+    for name in unpinned_datasets():
+        out += ucr_split_files(SimpleNamespace(name=name)).values()
+        out.append(f"resources/prepared/ucr/{name}.npz")
+    return out
 
 
 def data_outputs():
@@ -191,11 +193,10 @@ def knn_ks_arg():
 
 # --- data identity: the content of the data is part of every run's path ---------------
 # A dataset the package pins no digest for is known by the sha256 of its raw files as
-# verified (verify_ucr writes them to verified.json, a checkpoint): the runs made from
-# it are planned once it is verified (checkpoint ucr_verified), so a replaced dataset is
-# a new run path and the
-# next `snakemake all` redoes exactly its runs. Pinned data (TwoLeadECG, MIT-BIH) carry
-# their pinned digest; their paths never wait for a checkpoint.
+# verified (verify_ucr writes them to its verified.json): the runs made from it are
+# planned once it is verified (checkpoint ucr_verified), so a replaced dataset is a new
+# run path and the next `snakemake all` redoes exactly its runs. Pinned data (TwoLeadECG,
+# MIT-BIH) carry their pinned digest; their paths never wait for a checkpoint.
 
 
 def unpinned_datasets():
@@ -282,8 +283,8 @@ def knn_accuracy_files(wildcards=None, root=RESULTS):
 
 
 def window_tag(wildcards):
-    """ "" for pinned data, "-<data digest>" for the rest: a learned window of replaced
-    data is a new path, and the window of pinned data keeps the one it had."""
+    """Empty for pinned data, "-<data digest>" for the rest: a learned window of
+    replaced data is a new path, and the window of pinned data keeps the one it had."""
     identity = store.data_identity(
         wildcards.dataset, config, job_data_digests().get(wildcards.dataset)
     )
@@ -439,24 +440,19 @@ def train_settings_json(wildcards):
     return json.dumps(settings, sort_keys=True)
 
 
-def prepared_data(path, pinned=True):
-    """A prepared file as input: its content, not its time, decides.
+def prepared_data(path):
+    """A prepared file as input: its content, not its time, decides (ancient).
 
-    Pinned data (TwoLeadECG, MIT-BIH): ancient(), as refetching a deleted raw file
-    reruns prepare, which leaves identical arrays byte for byte as they are; without
-    ancient() every training and k-NN job of the dataset would be planned again.
-    Unpinned data: the content is in the run's path already (data_digests), and
-    Snakemake 9.27 does not schedule the runs planned after checkpoint ucr_verified when
-    their ancient() input is being remade (measured), so a plain input. A prepared file
-    that is missing is still made first.
+    Refetching a deleted raw file reruns prepare, which leaves identical arrays byte
+    for byte as they are; without ancient() every training and k-NN job of the dataset
+    would be planned again. Changed data are a new run path (data_digests). A prepared
+    file that is missing is still made first.
     """
-    return ancient(path) if pinned else path
+    return ancient(path)
 
 
 def prepared_ucr(wildcards):
-    name = wildcards.dataset
-    path = f"resources/prepared/ucr/{name}.npz"
-    return prepared_data(path, store.data_identity(name, config)["pinned"])
+    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
 
 
 def train_data(wildcards):
