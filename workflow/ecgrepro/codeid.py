@@ -112,13 +112,14 @@ def head_blobs(paths, commit: str = "HEAD", root=REPO_ROOT) -> dict | None:
     paths = [p for p in paths if not p.startswith("python:")]
     if not paths:
         return {}
-    out = _git("ls-tree", "-r", "--full-tree", commit, "--", *paths, cwd=root)
+    out = _git("ls-tree", "-r", "-z", "--full-tree", commit, "--", *paths, cwd=root)
     if out is None:
         return None
     blobs = {}
-    for line in out.decode().splitlines():
-        meta, _, path = line.partition("\t")
-        blobs[path] = meta.split()[2]
+    for entry in out.decode().split("\0"):
+        meta, _, path = entry.partition("\t")
+        if path:
+            blobs[path] = meta.split()[2]
     return blobs
 
 
