@@ -39,5 +39,5 @@ onstart:
 rule all:
     default_target: True
     input:
-        final_outputs(),
+        final_outputs,
     localrule: True

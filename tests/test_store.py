@@ -157,33 +157,6 @@ def _git(repo, *args):
     subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
 
 
-@pytest.fixture
-def repo(tmp_path, monkeypatch):
-    root = tmp_path / "repo"
-    root.mkdir()
-    _git(root, "init", "-q")
-    _git(root, "config", "user.email", "t@example.org")
-    _git(root, "config", "user.name", "t")
-    (root / "code.py").write_text("x = 1\n")
-    _git(root, "add", "code.py")
-    _git(root, "commit", "-qm", "one")
-    monkeypatch.setattr(provenance, "REPO_ROOT", root)
-    return root
-
-
-def test_dirty_tree_is_recorded_with_its_diff(repo):
-    clean = provenance.git_state()
-    assert clean["dirty"] is False and "diff_sha256" not in clean
-    (repo / "code.py").write_text("x = 2\n")
-    dirty = provenance.git_state()
-    assert dirty["dirty"] is True and dirty["changed_files"] == ["code.py"]
-    assert re.fullmatch(r"[0-9a-f]{64}", dirty["diff_sha256"])
-    (repo / "code.py").write_text("x = 3\n")
-    assert provenance.git_state()["diff_sha256"] != dirty["diff_sha256"]
-    (repo / "new.py").write_text("y = 1\n")  # an untracked file is a change too
-    assert provenance.git_state()["changed_files"] == ["code.py", "new.py"]
-
-
 def _fake_run(root: Path, seed: int, git: dict) -> Path:
     s = store.train_settings(quick(), "TwoLeadECG", "lstm_fcn", "torch", "blog2020", "test",
                              seed)
@@ -207,8 +180,8 @@ def test_changed_tree_and_mixed_commits_are_flagged(tmp_path):
         reference.check_clean(runs, require_clean=True)
     other = _fake_run(tmp_path, 2, {"commit": "b" * 40, "dirty": False})
     problems = reference.check_clean([runs[0], other], require_clean=False)
-    assert problems == [f"runs from more than one commit: {'a' * 12} (1 runs); "
-                        f"{'b' * 12} (1 runs)"]
+    assert problems == ["runs from more than one commit (code not recorded): "
+                        f"{'a' * 12} (1 runs); {'b' * 12} (1 runs)"]
 
 
 def test_reference_build_refuses_a_changed_tree_run(tmp_path):
@@ -336,11 +309,49 @@ def test_changed_epochs_rerun_exactly_those_runs_and_keep_the_old(tmp_path):
     assert len(said) == 4 and all("protocol_settings.epochs: 1 -> 2" in s for s in said)
 
 
+def _verified(root: Path, name: str, content: str = "1\t0.5\n") -> dict:
+    """Raw files of an unpinned UCR dataset and their verified.json, as verify_ucr and
+    the checkpoint ucr_verified leave them (stamps newest): its runs can be planned."""
+    import time
+
+    from ecgrepro.provenance import sha256_file
+
+    folder = root / "resources/data/ucr" / name
+    folder.mkdir(parents=True, exist_ok=True)
+    sha = {}
+    for split in ("TRAIN", "TEST"):
+        path = folder / f"{name}_{split}.tsv"
+        path.write_text(content)
+        sha[path.name] = sha256_file(path)
+    time.sleep(0.05)
+    (folder / "verified.json").write_text(json.dumps({"name": name, "sha256": sha}))
+    time.sleep(0.05)
+    (folder.parent / "unpinned_verified.json").write_text("{}")
+    return sha
+
+
 def test_knn_target_builds_rows_beyond_the_reference(tmp_path):
-    plan = snakemake("-n", "knn", "--config", 'ucr_datasets=["ECG200","ECGFiveDays"]',
-                     cwd=tmp_path)
+    args = ("-n", "knn", "--config", 'ucr_datasets=["ECG200","ECGFiveDays"]')
+    plan = snakemake(*args, cwd=tmp_path)
+    # unpinned data: their runs' paths hold the data's digest, known once verified
+    assert job_counts(plan)["verify_ucr"] == 2 and "knn_run" not in job_counts(plan)
+    for name in ("ECG200", "ECGFiveDays"):
+        _verified(tmp_path, name)
+    plan = snakemake(*args, cwd=tmp_path)
     counts = job_counts(plan)
     assert counts["knn_run"] == 10 and counts["knn_table"] == 1
+    # counting jobs before any download (ecgrepro.cost): a stand-in identity, dry runs only
+    env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
+           "ECGREPRO_PLAN_UNVERIFIED": "1"}
+    base = [str(BIN / "snakemake"), "-s", str(REPO / "Snakefile"), "knn", "--config",
+            'ucr_datasets=["ECG200","ECG5000"]']
+    dry = subprocess.run([*base, "-n"], cwd=tmp_path, env=env, capture_output=True,
+                         text=True, timeout=600)
+    assert job_counts(dry.stdout)["knn_run"] == 10, dry.stdout + dry.stderr
+    real = subprocess.run([*base, "--cores", "1"], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=600)
+    assert real.returncode != 0
+    assert "ECGREPRO_PLAN_UNVERIFIED is for dry runs" in real.stdout + real.stderr
     table_job = plan.split("rule knn_table:", 1)[1].split("output:", 1)[0]
     assert table_job.count("ECG200/") == 5 and table_job.count("ECGFiveDays/") == 5
 

@@ -286,6 +286,19 @@ def cmd_promote(args) -> None:
     log.info("%d runs copied into %s", len(names), args.reference)
 
 
+def cmd_code_status(args) -> int:
+    """Each run against this checkout's HEAD: current, stale (files), or not recorded."""
+    from ecgrepro.codeid import code_status
+
+    rows = code_status(args.runs, args.scan)
+    if not rows:
+        raise EcgreproError("no run directories given or found; name runs "
+                            "(results/runs/...) or a folder to --scan.")
+    for run, status, files in rows:
+        print(f"{status:<13} {run}" + (f"  changed: {', '.join(files)}" if files else ""))
+    return 1 if any(status != "current" for _, status, _ in rows) else 0
+
+
 def cmd_reproduce_check(args) -> None:
     from ecgrepro.reproduce import reproduce_check
 
@@ -459,6 +472,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--manifest", required=True, help="CSV of the runs copied")
     p.set_defaults(func=cmd_promote)
 
+    p = sub.add_parser("code-status",
+                       help="is each run's loaded code byte-equal at HEAD? current / stale")
+    p.add_argument("runs", nargs="*", help="run directories (results/runs/..., knn/...)")
+    p.add_argument("--scan", nargs="*", default=[],
+                   help="folders searched for runs (every provenance.json below)")
+    p.set_defaults(func=cmd_code_status)
+
     p = sub.add_parser("reproduce-check",
                        help="compare a user's results with the reference, run by run")
     p.add_argument("--results", default="results")
@@ -489,7 +509,7 @@ def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
         with interruptible():  # SIGTERM/SIGINT: clean up (finally blocks), exit fast
-            args.func(args)
+            rc = args.func(args)
     except EcgreproError as exc:
         log.error("%s", exc)
         return 1
@@ -507,7 +527,7 @@ def main(argv=None) -> int:
                   "or not at all). Rerun the workflow to redo this step.", args.command,
                   exc)
         return 128 + exc.signum
-    return 0
+    return rc if isinstance(rc, int) else 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,10 @@
 """What produced a run: code version, software, hardware, seeds, data checksums.
 
+The code is recorded as the files the job loaded (:mod:`ecgrepro.codeid`): ``code``
+(their git blob ids and digest) and ``git`` (commit; ``dirty`` when one of those files
+differs from the commit, then the patch's sha256 and the patch itself beside the run,
+``code.diff.gz``). The verdict rules in force come from the workflow (:data:`RULES_ENV`).
+
 Standard library only, so any step (and the light aggregate environment) can record or
 read provenance without importing a framework.
 """
@@ -10,7 +15,6 @@ import hashlib
 import os
 import platform
 import socket
-import subprocess
 import sys
 from datetime import datetime, timezone
 from importlib.metadata import PackageNotFoundError, version
@@ -45,6 +49,10 @@ THREAD_VARS = (
     "CUDA_VISIBLE_DEVICES",
 )
 REPO_ROOT = Path(__file__).resolve().parents[2]
+#: The digest of the ``claims:``/``convergence:`` rules (ecgrepro.rules.rules_digest), set
+#: by the workflow for every job; an environment variable, not a parameter, so a changed
+#: rule never reruns a job.
+RULES_ENV = "ECGREPRO_RULES_DIGEST"
 
 
 def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
@@ -56,72 +64,38 @@ def sha256_file(path: str | Path, chunk: int = 1 << 20) -> str:
     return digest.hexdigest()
 
 
-def _git(*args: str) -> str | None:
-    try:
-        out = subprocess.run(
-            ["git", "-C", str(REPO_ROOT), *args],
-            capture_output=True,
-            text=True,
-            timeout=10,
-            check=True,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout.strip()
+def tree_problems(provenance: dict, root=None) -> list[str]:
+    """Why runs cannot count as made from the checkout's code ([] when they can).
 
-
-def git_state() -> dict:
-    """Commit of the checkout and what differed from it.
-
-    ``dirty`` is True when tracked files differ from the commit or files git does not
-    ignore are untracked (None: no git). A dirty tree also records ``diff_sha256``
-    (sha256 over ``git diff HEAD --binary`` and the untracked files' names and bytes)
-    and ``changed_files``, so a result can be tied to the exact code that made it.
-    """
-    commit = _git("rev-parse", "HEAD")
-    status = _git("status", "--porcelain", "--untracked-files=all") if commit else None
-    state = {"commit": commit, "dirty": None if status is None else bool(status)}
-    if state["dirty"]:
-        state.update(_diff_facts())
-    return state
-
-
-def _diff_facts() -> dict:
-    """sha256 of the working tree's difference from HEAD, and the files in it."""
-    diff = _git_bytes("diff", "HEAD", "--binary") or b""
-    changed = (_git("diff", "HEAD", "--name-only") or "").splitlines()
-    untracked = (_git("ls-files", "--others", "--exclude-standard") or "").splitlines()
-    digest = hashlib.sha256(diff)
-    for name in sorted(untracked):
-        digest.update(b"\0untracked\0" + name.encode() + b"\0")
-        try:
-            digest.update((REPO_ROOT / name).read_bytes())
-        except OSError:
-            pass
-    return {"diff_sha256": digest.hexdigest(),
-            "changed_files": sorted(set(changed) | set(untracked))}
-
-
-def _git_bytes(*args: str) -> bytes | None:
-    try:
-        out = subprocess.run(["git", "-C", str(REPO_ROOT), *args], capture_output=True,
-                             timeout=60, check=True)
-    except (OSError, subprocess.SubprocessError):
-        return None
-    return out.stdout
-
-
-def tree_problems(provenance: dict) -> list[str]:
-    """Why runs cannot count as made from one committed tree ([] when they can).
+    A run that lists the files it loaded counts when it was clean (each equal to the
+    commit it ran at) and is current (each byte-equal at HEAD of ``root``, default the
+    package's checkout), whatever commit it ran at. A run made before runs listed them
+    ("code not recorded") counts when its whole tree was clean, and such runs must all
+    come from one commit.
 
     Parameters
     ----------
     provenance : dict
         ``{run name: provenance.json content}``.
+    root : str or Path, optional
+        The checkout whose HEAD the runs must be current at.
     """
+    from ecgrepro.codeid import REPO_ROOT, changed_files
+
     problems, commits = [], {}
     for name, prov in sorted(provenance.items()):
-        git = prov.get("git") or {}
+        git, code = prov.get("git") or {}, prov.get("code")
+        if code is not None:
+            if git.get("dirty") is not False:
+                files = ", ".join((git.get("changed_files") or [])[:5]) or "not recorded"
+                problems.append(f"{name}: made from changed files ({files})")
+                continue
+            stale = changed_files(code["files"], "HEAD", root or REPO_ROOT)
+            if stale is None:
+                problems.append(f"{name}: cannot compare its code with HEAD (no git)")
+            elif stale:
+                problems.append(f"{name}: stale, files changed since: {', '.join(stale[:5])}")
+            continue
         if git.get("commit") is None:
             problems.append(f"{name}: no git commit recorded")
             continue
@@ -130,7 +104,7 @@ def tree_problems(provenance: dict) -> list[str]:
             files = ", ".join((git.get("changed_files") or [])[:5]) or "not recorded"
             problems.append(f"{name}: made from a changed tree (changed files: {files})")
     if len(commits) > 1:
-        problems.append("runs from more than one commit: " + "; ".join(
+        problems.append("runs from more than one commit (code not recorded): " + "; ".join(
             f"{c[:12]} ({len(n)} runs)" for c, n in sorted(commits.items())))
     return problems
 
@@ -174,8 +148,10 @@ def hardware() -> dict:
     }
 
 
-def collect_provenance(seed=None, data_files=(), extra=None) -> dict:
+def collect_provenance(seed=None, data_files=(), extra=None, outdir=None) -> dict:
     """Everything needed to say what produced a run, JSON-ready.
+
+    Call it when the job's work is done: the code recorded is what was loaded by then.
 
     Parameters
     ----------
@@ -185,11 +161,21 @@ def collect_provenance(seed=None, data_files=(), extra=None) -> dict:
         Input files; each is recorded with its size and sha256.
     extra : dict, optional
         Step-specific facts, stored under ``"extra"``.
+    outdir : str or Path, optional
+        The directory being written: a dirty run's patch goes there (``code.diff.gz``).
     """
+    from ecgrepro.codeid import code_record, write_diff
+
+    code, git, patch = code_record()
+    if git.get("dirty") and outdir is not None:
+        git["diff_file"] = write_diff(outdir, patch)
+    rules = os.environ.get(RULES_ENV)
     return {
         "timestamp_utc": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "seed": seed,
-        "git": git_state(),
+        "git": git,
+        "code": code,
+        **({"rules": {"digest": rules}} if rules else {}),
         "python": sys.version.split()[0],
         "executable": sys.executable,
         "argv": sys.argv,

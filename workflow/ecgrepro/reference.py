@@ -4,8 +4,9 @@
 ``benchmarks/reference/`` hold the committed reference results, ``paper/`` their paper.
 The workflow writes there only when asked: ``reference_runs`` (produce: train into
 ``results/``, check, then copy here) and ``reference_tables`` (rebuild the tables,
-figures and paper from the runs here). Both refuse runs from a changed working tree or
-from several commits when config ``reference.require_clean`` is set.
+figures and paper from the runs here). When config ``reference.require_clean`` is set,
+both refuse runs that are not clean and current at HEAD (:mod:`ecgrepro.codeid`); runs
+made before runs listed their loaded files must come from one clean commit.
 """
 
 from __future__ import annotations
@@ -43,9 +44,12 @@ def check_clean(run_dirs, require_clean: bool) -> list[str]:
         more = f"\n  ... and {len(problems) - 20} more" if len(problems) > 20 else ""
         raise EcgreproError(
             f"reference.require_clean is true, but {len(problems)} problem(s):\n  {shown}"
-            f"{more}\nCommit your changes and rerun these runs from the clean checkout "
-            "(one commit for all), or set config reference.require_clean: false to "
-            "accept them (they stay marked in runs.csv, columns dirty and commit)."
+            f"{more}\nCommit your changes and rerun the runs named from the clean "
+            "checkout (runs that record their loaded files may come from several commits "
+            "when each is clean and current at HEAD: python -m ecgrepro.cli code-status "
+            "RUN_DIR says which are), or set config reference.require_clean: false to "
+            "accept them (they stay marked in runs.csv, columns dirty, commit, "
+            "code_current)."
         )
     for p in problems[:5]:
         log.warning("provenance: %s", p)

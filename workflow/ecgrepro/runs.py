@@ -89,6 +89,20 @@ def build_arch(model: dict, ds: UCRDataset, name: str = "model"):
     return build(model, length=ds.length, n_classes=len(ds.classes), label=f"models.{name}")
 
 
+def _check_model_source(model: dict, settings: dict | None) -> None:
+    """Refuse to train a model module of one's own edited since the run was planned:
+    its source is part of the run's path (:func:`ecgrepro.store.model_source`)."""
+    from ecgrepro.store import model_source
+
+    planned = (settings or {}).get("model_source")
+    if planned and model_source(model) != planned:
+        raise EcgreproError(
+            f"model module {planned['module']} changed after this run was planned (blob "
+            f"{planned['blob'][:12]}, now {model_source(model)['blob'][:12]}); rerun "
+            "snakemake, which plans the run of the module as it is now."
+        )
+
+
 def _fit_evaluate(framework: str):
     if framework == "torch":
         from ecgrepro.training.torch_fit import fit_evaluate
@@ -136,6 +150,7 @@ def train_run(
     proto = get_protocol(protocol, **protocol_overrides)
     ds = load_task(data_path, dataset, protocol, split, n_folds, fold_seed, proto=proto)
     arch = build_arch(model, ds, model_name)
+    _check_model_source(model, settings)
     fit_evaluate = _fit_evaluate(framework)
     outdir = Path(outdir)
     try:
@@ -163,7 +178,7 @@ def train_run(
             "threads": threads,
         }
         write_json(tmp / "provenance.json",
-                   collect_provenance(seed, [data_path, *data_files], extra))
+                   collect_provenance(seed, [data_path, *data_files], extra, outdir=tmp))
         if settings is not None:
             write_settings(tmp, settings)
     return result.metrics

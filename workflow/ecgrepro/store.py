@@ -122,14 +122,14 @@ def _mitdb_records(config: dict) -> list[int]:
     return sorted(int(r) for r in chosen)
 
 
-def data_identity(dataset: str, config: dict) -> dict:
-    """What the data of a run are, as far as known before anything is downloaded.
+def data_identity(dataset: str, config: dict, verified: dict | None = None) -> dict:
+    """What the data of a run are: the content of its files, pinned or verified.
 
-    UCR: the dataset's name and the package's pinned sha256 of its archive files
-    (``pinned: false`` where the package pins none; the aggregate then checks that
-    the runs of a summary row read the same prepared data). MIT-BIH: the pinned digest
-    of PhysioNet's checksum list (which pins every record), the records and the
-    segmentation settings.
+    UCR: the dataset's name and the sha256 of its raw files: the package's pinned ones,
+    or (``pinned: false``) those its ``verified.json`` records, ``verified`` (the workflow
+    reads it once the files are verified, a Snakemake checkpoint, so a replaced dataset
+    is a new run path); ``{}`` before. MIT-BIH: the pinned digest of PhysioNet's checksum
+    list (which pins every record), the records and the segmentation settings.
     """
     known = known_digests()
     if dataset == MITDB:
@@ -137,7 +137,37 @@ def data_identity(dataset: str, config: dict) -> dict:
                 "records": _mitdb_records(config), "segments": config["mitdb_segments"]}
     prefix = f"ucr/{dataset}/"
     pinned = {p.removeprefix(prefix): s for p, s in known.items() if p.startswith(prefix)}
-    return {"name": dataset, "pinned": bool(pinned), "sha256": pinned}
+    if pinned:
+        return {"name": dataset, "pinned": True, "sha256": pinned}
+    return {"name": dataset, "pinned": False, "sha256": dict(sorted((verified or {}).items()))}
+
+
+def model_source(model: dict) -> dict | None:
+    """The source of a model family given by import path (None for the package's own).
+
+    ``{"module", "blob"}``: the module defining the class and its file's git blob id
+    (:mod:`ecgrepro.codeid`), so an edited model file is a new run path. The package's
+    families are left out: its code marks runs stale, never retrains them.
+    """
+    family = model.get("family") if isinstance(model, dict) else None
+    if not isinstance(family, str) or ":" not in family:
+        return None
+    from ecgrepro.codeid import module_blob
+    from ecgrepro.models.registry import resolve
+
+    return module_blob(resolve(family).__module__)
+
+
+def raw_files_changed(directory, verified: dict | None) -> bool:
+    """Whether a dataset's raw files differ from the digests its ``verified.json``
+    records (True when it has none or a file is absent): it will be verified again."""
+    if not verified:
+        return True
+    for name, sha in verified.items():
+        path = Path(directory) / name
+        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != sha:
+            return True
+    return False
 
 
 def effective_protocol(protocol: str, overrides: dict) -> dict:
@@ -166,7 +196,7 @@ def effective_protocol(protocol: str, overrides: dict) -> dict:
 
 
 def train_settings(config: dict, dataset: str, model: str, framework: str, protocol: str,
-                   split: str, seed: int) -> dict:
+                   split: str, seed: int, data_digests: dict | None = None) -> dict:
     """The settings that determine one training run (the digest's input).
 
     Parameters
@@ -178,6 +208,9 @@ def train_settings(config: dict, dataset: str, model: str, framework: str, proto
         The run's coordinates, as in its path.
     seed : int
         The training seed.
+    data_digests : dict, optional
+        ``{dataset: {file: sha256}}`` of verified datasets the package pins no digest
+        for (their ``verified.json``; see :func:`data_identity`).
     """
     if model not in config["models"]:
         raise EcgreproError(f"config key models: no model {model!r}; "
@@ -185,7 +218,7 @@ def train_settings(config: dict, dataset: str, model: str, framework: str, proto
     settings = {
         "kind": "train",
         "dataset": dataset,
-        "data": data_identity(dataset, config),
+        "data": data_identity(dataset, config, (data_digests or {}).get(dataset)),
         "model": model,
         "model_settings": config["models"][model],
         "framework": framework,
@@ -194,6 +227,9 @@ def train_settings(config: dict, dataset: str, model: str, framework: str, proto
         "split": split,
         "seed": int(seed),
     }
+    source = model_source(config["models"][model])
+    if source is not None:  # only then: the runs of the package's models keep their path
+        settings["model_source"] = source
     if dataset == MITDB and protocol == "oh2018":
         # the folds are part of what a run is evaluated on
         settings["folds"] = {"n_folds": int(config["training"]["n_folds"]),
@@ -201,15 +237,17 @@ def train_settings(config: dict, dataset: str, model: str, framework: str, proto
     return settings
 
 
-def knn_settings(config: dict, dataset: str, variant: str) -> dict:
+def knn_settings(config: dict, dataset: str, variant: str,
+                 data_digests: dict | None = None) -> dict:
     """The settings that determine one k-NN run: data, variant, the k, any subset.
 
     The block size is not among them: the blocks join into the same run whatever it is.
+    ``data_digests`` as for :func:`train_settings`.
     """
     settings = {
         "kind": "knn",
         "dataset": dataset,
-        "data": data_identity(dataset, config),
+        "data": data_identity(dataset, config, (data_digests or {}).get(dataset)),
         "variant": variant,
         "ks": [int(k) for k in config["knn"]["ks"]],
     }
@@ -231,9 +269,10 @@ def run_dir(settings: dict, root: str = RESULTS) -> str:
                                seed=settings["seed"], digest=digest(settings))
 
 
-def knn_dir(config: dict, dataset: str, variant: str, root: str = RESULTS) -> str:
+def knn_dir(config: dict, dataset: str, variant: str, root: str = RESULTS,
+            data_digests: dict | None = None) -> str:
     """Shortcut: the directory of a configured k-NN run."""
-    return run_dir(knn_settings(config, dataset, variant), root)
+    return run_dir(knn_settings(config, dataset, variant, data_digests), root)
 
 
 def write_settings(directory, settings: dict) -> None:
@@ -262,14 +301,37 @@ def short(value, width: int = 60) -> str:
     return text[: width - 3] + "..."
 
 
+#: Settings whose change is said in words: (dotted key prefix, what changed).
+_NAMED = (("data.sha256.", "data changed"), ("model_source.", "model source changed"))
+
+
+def _hex(value) -> str:
+    return value[:12] if isinstance(value, str) else "none"
+
+
 def diff_settings(old: dict, new: dict, prefix: str = "") -> list[str]:
-    """``key: old -> new`` for every (dotted) key whose value differs."""
+    """``key: old -> new`` for every (dotted) key whose value differs.
+
+    A changed data file reads ``data changed: <file> sha256 <old> -> <new>``, an edited
+    model module ``model source changed: <module> <old blob> -> <new blob>`` (short).
+    """
+    named = next((what for key, what in _NAMED if prefix.startswith(key)), None)
+    if named and (isinstance(old, dict) or isinstance(new, dict)):
+        old, new = old or {}, new or {}  # a run made before the key existed
     if isinstance(old, dict) and isinstance(new, dict):
         out = []
         for k in sorted(set(old) | set(new)):
             out += diff_settings(old.get(k), new.get(k), f"{prefix}{k}.")
         return out
-    return [] if old == new else [f"{prefix[:-1]}: {short(old)} -> {short(new)}"]
+    if old == new:
+        return []
+    if named == "data changed":
+        return [f"{named}: {prefix[len(_NAMED[0][0]):-1]} sha256 {_hex(old)} -> {_hex(new)}"]
+    if named and prefix == "model_source.blob.":
+        return [f"{named}: blob {_hex(old)} -> {_hex(new)}"]
+    if named:
+        return [f"{named}: {prefix[len(_NAMED[1][0]):-1]} {short(old)} -> {short(new)}"]
+    return [f"{prefix[:-1]}: {short(old)} -> {short(new)}"]
 
 
 def changed_runs(planned) -> list[str]:

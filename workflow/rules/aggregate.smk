@@ -93,7 +93,7 @@ rule aggregate:
     conda:
         "../../envs/analysis.yaml"
     params:
-        expected=expected_run_dirs(),
+        expected=expected_runs,
         claims=claims_json,
         protocols=protocols_json,
         convergence=convergence_json,
@@ -116,7 +116,7 @@ rule aggregate:
 # target builds it without waiting for any training.
 rule knn_table:
     input:
-        knn_accuracy_files(),
+        knn_accuracy_files,
     output:
         table=report(
             "results/tables/knn.csv",
@@ -205,7 +205,7 @@ rule figures:
     conda:
         "../../envs/analysis.yaml"
     params:
-        expected=expected_run_dirs(),
+        expected=expected_runs,
         timing=TIMING,
         code=aggregate_code_digest(),
     shell:

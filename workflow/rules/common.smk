@@ -4,6 +4,7 @@ import os
 import shlex
 import sys
 from pathlib import Path
+from types import SimpleNamespace
 
 # Rules run `python -m ecgrepro.cli`; make the package importable in every job,
 # including conda environments and cluster jobs, which re-read this file.
@@ -107,6 +108,18 @@ envvars:
     "ECGREPRO_DOWNLOAD",
 
 
+# The digest of the verdict rules (claims:, convergence:) each run records in its
+# provenance (ecgrepro.provenance.RULES_ENV): through the environment, so that a changed
+# rule never reruns a job.
+from ecgrepro.rules import rules_digest
+
+os.environ["ECGREPRO_RULES_DIGEST"] = rules_digest(config)
+
+
+envvars:
+    "ECGREPRO_RULES_DIGEST",
+
+
 def ucr_url_template(wildcards):
     """A function, not a string, so Snakemake leaves the template's braces alone."""
     return config["sources"]["ucr_url_template"]
@@ -146,37 +159,145 @@ def mitdb_record_files(wildcards=None):
     ]
 
 
+def raw_ucr_files(wildcards=None):
+    """The raw and prepared files of unpinned UCR data, as targets. Snakemake remakes no
+    missing intermediate file whose consumers are up to date, so a raw file deleted to
+    replace its dataset would stay deleted and the data unverified unless asked for; and
+    Snakemake 9.27 schedules no run planned after checkpoint ucr_verified whose
+    ancient() input is remade by a job that joined the plan only then (measured), so
+    prepare must be in the plan from the start. Pinned data cannot change."""
+    out = []
+    for name in unpinned_datasets():
+        out += ucr_split_files(SimpleNamespace(name=name)).values()
+        out.append(f"resources/prepared/ucr/{name}.npz")
+    return out
+
+
 def data_outputs():
-    """Summaries, and the verification stamps: a raw file deleted after a mismatch is
-    fetched and verified again by `snakemake data` or `all`, and nothing else reruns."""
+    """Summaries, raw files and the verification stamps: a raw file deleted (after a
+    mismatch, or to replace the dataset) is fetched and verified again by
+    `snakemake data` or `all`; only runs of changed data rerun."""
     names = config["ucr_datasets"]
-    return expand("results/data/ucr/{name}/summary.json", name=names) + [
-        *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
-        "results/data/mitdb/beat_counts.csv",
-        "results/data/mitdb/records.csv",
-    ]
+    return (
+        raw_ucr_files()
+        + expand("results/data/ucr/{name}/summary.json", name=names)
+        + [
+            *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
+            "results/data/mitdb/beat_counts.csv",
+            "results/data/mitdb/records.csv",
+        ]
+    )
 
 
 def knn_ks_arg():
     return ",".join(map(str, config["knn"]["ks"]))
 
 
-def knn_run_dirs(root=RESULTS):
-    """The k-NN run directories of this configuration under ``root``."""
+# --- data identity: the content of the data is part of every run's path ---------------
+# A dataset the package pins no digest for is known by the sha256 of its raw files as
+# verified (verify_ucr writes them to its verified.json): the runs made from it are
+# planned once it is verified (checkpoint ucr_verified), so a replaced dataset is a new
+# run path and the next `snakemake all` redoes exactly its runs. Pinned data (TwoLeadECG,
+# MIT-BIH) carry their pinned digest; their paths never wait for a checkpoint.
+
+
+def unpinned_datasets():
     return [
-        store.knn_dir(config, dataset, variant, root)
+        d for d in config["ucr_datasets"] if not store.data_identity(d, config)["pinned"]
+    ]
+
+
+def verified_json(name):
+    return f"{DATA}/ucr/{name}/verified.json"
+
+
+def unpinned_verified_files(wildcards=None):
+    return [verified_json(name) for name in unpinned_datasets()]
+
+
+def data_digests(checkpoint=True):
+    """``{dataset: {file: sha256}}`` of the unpinned datasets' verified files.
+
+    checkpoint: wait for checkpoint ucr_verified (input functions: Snakemake plans the
+    runs after it ran); False: what is on disk now (parse time, messages only).
+    """
+    out = {}
+    names = unpinned_datasets()
+    if checkpoint and names and not plan_unverified():
+        checkpoints.ucr_verified.get()  # one checkpoint: every dataset verified at once
+    for name in names:
+        path = verified_json(name)
+        if os.path.exists(path):
+            out[name] = json.loads(Path(path).read_text()).get("sha256") or {}
+    if checkpoint and out != _SAID["digests"] and workflow.is_main_process:
+        # data verified since this file was read: say which runs that makes new
+        _SAID["digests"] = out
+        report_changed_runs(out, stale=False)
+    return out
+
+
+# What report_changed_runs last reported on (the data digests it planned with).
+_SAID = {"digests": None}
+
+
+def job_data_digests():
+    """data_digests for a job's own parameters: it runs after the checkpoint, so the
+    verified files on disk are its data (also in a cluster job, which plans no
+    checkpoint); the job refuses a path whose digest is not theirs (_check_digest)."""
+    return data_digests(checkpoint=False)
+
+
+def plan_unverified():
+    """$ECGREPRO_PLAN_UNVERIFIED set: a dry run lists the runs of data not yet verified
+    under a stand-in identity (no sha256), so counting every job (ecgrepro.cost) needs
+    no download. Refused for a real run, whose paths would not be the data's."""
+    if not os.environ.get("ECGREPRO_PLAN_UNVERIFIED"):
+        return False
+    if not workflow.dryrun:
+        raise EcgreproError(
+            "ECGREPRO_PLAN_UNVERIFIED is for dry runs (snakemake -n) only: unset it to "
+            "run the workflow."
+        )
+    return True
+
+
+def run_digests(root, digests):
+    """Data digests for run paths: the reference's runs are looked up, never made, so
+    they wait for no checkpoint."""
+    if digests is not None:
+        return digests
+    return data_digests(checkpoint=root == RESULTS)
+
+
+def knn_run_dirs(root=RESULTS, digests=None):
+    """The k-NN run directories of this configuration under ``root``."""
+    digests = run_digests(root, digests)
+    return [
+        store.knn_dir(config, dataset, variant, root, digests)
         for dataset in config["ucr_datasets"]
         for variant in config["knn"]["variants"]
     ]
 
 
-def knn_accuracy_files(root=RESULTS):
+def knn_accuracy_files(wildcards=None, root=RESULTS):
+    """Input function: the accuracy.csv of every k-NN run (after the checkpoint)."""
     return [f"{d}/accuracy.csv" for d in knn_run_dirs(root)]
+
+
+def window_tag(wildcards):
+    """Empty for pinned data, "-<data digest>" for the rest: a learned window of
+    replaced data is a new path, and the window of pinned data keeps the one it had."""
+    identity = store.data_identity(
+        wildcards.dataset, config, job_data_digests().get(wildcards.dataset)
+    )
+    return "" if identity["pinned"] else f"-{store.digest(identity)}"
 
 
 def knn_settings_json(wildcards):
     """The k-NN run's settings; refuses a path whose digest names other settings."""
-    settings = store.knn_settings(config, wildcards.dataset, wildcards.variant)
+    settings = store.knn_settings(
+        config, wildcards.dataset, wildcards.variant, job_data_digests()
+    )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
 
@@ -233,8 +354,12 @@ def eval_splits(dataset, protocol, resamples=1):
     return store.eval_splits(dataset, protocol, config["training"]["n_folds"], resamples)
 
 
-def train_runs(root=RESULTS):
-    """(directory, settings) of every configured training run under ``root``."""
+def train_runs(root=RESULTS, digests=None):
+    """(directory, settings) of every configured training run under ``root``.
+
+    digests: the unpinned data's (default: after the checkpoint, see data_digests).
+    """
+    digests = run_digests(root, digests)
     out = []
     for exp in config["experiments"]:
         for dataset, model, framework, protocol, seed in itertools.product(
@@ -246,32 +371,54 @@ def train_runs(root=RESULTS):
         ):
             for fold in eval_splits(dataset, protocol, exp["resamples"]):
                 settings = store.train_settings(
-                    config, dataset, model, framework, protocol, fold, seed
+                    config, dataset, model, framework, protocol, fold, seed, digests
                 )
                 out.append((store.run_dir(settings, root), settings))
     return out
 
 
-def train_run_dirs(root=RESULTS):
+def train_run_dirs(root=RESULTS, digests=None):
     """Directories of every configured training run under ``root`` (settings-keyed)."""
-    return [d for d, _ in train_runs(root)]
+    return [d for d, _ in train_runs(root, digests)]
 
 
-def report_changed_runs():
-    """Say which planned runs are new because their settings changed (old ones kept)."""
+def report_changed_runs(digests=None, stale=True):
+    """Say which planned runs are new because their settings or data changed (old ones
+    kept), which data wait for verification, and which runs' loaded code changed.
+
+    digests: the unpinned data's; default: as on disk now (parse time).
+    """
+    from ecgrepro.codeid import stale_runs
+
+    if digests is None:
+        digests = _SAID["digests"] = data_digests(checkpoint=False)
+    for name, verified in digests.items():
+        if stale and store.raw_files_changed(f"{DATA}/ucr/{name}", verified):
+            print(
+                f"{name}: data changed: its raw files differ from {verified_json(name)} "
+                "or are gone; they are verified again, then the runs made from them "
+                "are planned anew (the old runs are kept)",
+                file=sys.stderr,
+            )
     knn = [
-        (store.knn_dir(config, d, v), store.knn_settings(config, d, v))
+        (
+            store.knn_dir(config, d, v, RESULTS, digests),
+            store.knn_settings(config, d, v, digests),
+        )
         for d in config["ucr_datasets"]
         for v in config["knn"]["variants"]
     ]
-    lines = store.changed_runs(train_runs() + knn)
+    planned = train_runs(digests=digests) + knn
+    lines = store.changed_runs(planned)
+    lines += stale_runs(d for d, _ in planned) if stale else []
     for line in lines[:20]:
         print(line, file=sys.stderr)
     if len(lines) > 20:
-        print(f"... {len(lines) - 20} more runs with changed settings", file=sys.stderr)
+        print(f"... {len(lines) - 20} more runs changed", file=sys.stderr)
 
 
-def train_outputs(root=RESULTS):
+def train_outputs(wildcards=None, root=RESULTS):
+    """Input function: metrics.json of every training run (after the checkpoint)."""
     return [f"{d}/metrics.json" for d in train_run_dirs(root)]
 
 
@@ -289,6 +436,7 @@ def train_settings_json(wildcards):
         wildcards.protocol,
         wildcards.fold,
         int(wildcards.seed),
+        job_data_digests(),
     )
     _check_digest(settings, wildcards.digest)
     return json.dumps(settings, sort_keys=True)
@@ -299,15 +447,20 @@ def prepared_data(path):
 
     Refetching a deleted raw file reruns prepare, which leaves identical arrays byte
     for byte as they are; without ancient() every training and k-NN job of the dataset
-    would be planned again. A prepared file that is missing is still made first.
+    would be planned again. Changed data are a new run path (data_digests). A prepared
+    file that is missing is still made first.
     """
     return ancient(path)
+
+
+def prepared_ucr(wildcards):
+    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
 
 
 def train_data(wildcards):
     if wildcards.dataset == "mitdb":
         return prepared_data("resources/prepared/mitdb/segments.npz")
-    return prepared_data(f"resources/prepared/ucr/{wildcards.dataset}.npz")
+    return prepared_ucr(wildcards)
 
 
 def model_json(wildcards):
@@ -327,7 +480,8 @@ def train_mem_mb(wildcards, input):
     return 3000 + int(6 * input.size_mb)
 
 
-def final_outputs():
+def final_outputs(wildcards=None):
+    """Input function of the target all; runs of unpinned data wait for their checkpoint."""
     return (
         data_outputs()
         + train_outputs()
@@ -343,6 +497,17 @@ def final_outputs():
 def expected_run_dirs(root=RESULTS):
     """Run directories the configuration asks for: training runs, then k-NN runs."""
     return train_run_dirs(root) + knn_run_dirs(root)
+
+
+def expected_runs(wildcards):
+    """expected_run_dirs() as a parameter function (evaluated after the checkpoint)."""
+    return expected_run_dirs()
+
+
+def train_and_knn_outputs(wildcards=None):
+    """Input function: every training and k-NN run's output (reference_runs and
+    reproduce_check)."""
+    return train_outputs() + knn_accuracy_files()
 
 
 def _complete_run(run_dir):
@@ -456,13 +621,17 @@ def _tree_digest(paths):
 KNN_BLOCK = (
     "results/knn_blocks/{dataset}/{variant}-{digest}/block.{block}-of-{nblocks}.npz"
 )
-KNN_WINDOW_BLOCK = "results/knn_blocks/{dataset}/learned/window.{block}-of-{nblocks}.npz"
-KNN_WINDOW = "results/knn_blocks/{dataset}/learned/window.json"
+# {tag}: "" for pinned data, "-<data digest>" otherwise (window_tag).
+KNN_WINDOW_BLOCK = (
+    "results/knn_blocks/{dataset}/learned{tag}/window.{block}-of-{nblocks}.npz"
+)
+KNN_WINDOW = "results/knn_blocks/{dataset}/learned{tag}/window.json"
 
 
 wildcard_constraints:
     block=r"\d+",
     nblocks=r"\d+",
+    tag=r"(-[0-9a-f]{%d})?" % store.DIGEST_LEN,
 
 
 def knn_n_blocks(dataset, variant):
@@ -496,7 +665,9 @@ def knn_block_files(wildcards):
 def knn_window_block_files(wildcards):
     n = knn_window_n_blocks(wildcards.dataset)
     return [
-        KNN_WINDOW_BLOCK.format(dataset=wildcards.dataset, block=b, nblocks=n)
+        KNN_WINDOW_BLOCK.format(
+            dataset=wildcards.dataset, tag=wildcards.tag, block=b, nblocks=n
+        )
         for b in range(n)
     ]
 
@@ -505,7 +676,7 @@ def knn_window_file(wildcards):
     """The learned window (JSON) for variant learned; nothing for the others."""
     if wildcards.variant != "learned":
         return []
-    return [KNN_WINDOW.format(dataset=wildcards.dataset)]
+    return [KNN_WINDOW.format(dataset=wildcards.dataset, tag=window_tag(wildcards))]
 
 
 def knn_window_arg(wildcards):
@@ -536,6 +707,7 @@ def aggregate_code(wildcards=None):
         for p in [
             pkg / "metrics.py",
             pkg / "store.py",
+            pkg / "codeid.py",
             pkg / "data" / "splits.py",
             *(pkg / "aggregate").glob("*.py"),
         ]

@@ -43,6 +43,23 @@ rule verify_ucr:
         " --test {input.test:q} --lock {params.lock:q} --out {output:q} > {log:q} 2>&1"
 
 
+# Runs of data the package pins no digest for hold the digest of the verified files in
+# their path (ecgrepro.store.data_identity): this checkpoint waits until every such
+# dataset is verified, then Snakemake plans their runs (common.smk, data_digests).
+checkpoint ucr_verified:
+    input:
+        unpinned_verified_files,
+    output:
+        f"{DATA}/ucr/unpinned_verified.json",
+    log:
+        "logs/data/ucr_verified.log",
+    localrule: True
+    conda:
+        "../../envs/data.yaml"
+    shell:
+        "cat {input} > {output} 2> {log}"
+
+
 rule prepare_ucr:
     input:
         unpack(ucr_split_files),

@@ -10,13 +10,13 @@
 
 rule knn_window_block:
     input:
-        prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        prepared_ucr,
     output:
         KNN_WINDOW_BLOCK,
     log:
-        "logs/knn/{dataset}/learned/window.{block}-of-{nblocks}.log",
+        "logs/knn/{dataset}/learned{tag}/window.{block}-of-{nblocks}.log",
     benchmark:
-        "benchmarks/knn/{dataset}/learned/window.{block}-of-{nblocks}.tsv"
+        "benchmarks/knn/{dataset}/learned{tag}/window.{block}-of-{nblocks}.tsv"
     conda:
         "../../envs/knn.yaml"
     threads: 4
@@ -30,12 +30,12 @@ rule knn_window_block:
 
 rule knn_window:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         blocks=knn_window_block_files,
     output:
         KNN_WINDOW,
     log:
-        "logs/knn/{dataset}/learned/window.log",
+        "logs/knn/{dataset}/learned{tag}/window.log",
     conda:
         "../../envs/knn.yaml"
     shell:
@@ -46,7 +46,7 @@ rule knn_window:
 
 rule knn_block:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         window=knn_window_file,
     output:
         KNN_BLOCK,
@@ -73,7 +73,7 @@ rule knn_block:
 
 rule knn_run:
     input:
-        npz=prepared_data("resources/prepared/ucr/{dataset}.npz"),
+        npz=prepared_ucr,
         blocks=knn_block_files,
         window=knn_window_file,
     output:
@@ -104,6 +104,7 @@ rule knn_run:
 
 rule knn:
     input:
-        knn_accuracy_files(),
+        knn_accuracy_files,
+        raw_ucr_files,
         f"{RESULTS}/tables/knn.csv",  # rule knn_table (rules/aggregate.smk)
     localrule: True

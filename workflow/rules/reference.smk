@@ -10,7 +10,7 @@
 
 rule reference_runs:
     input:
-        runs=train_outputs() + knn_accuracy_files(),
+        runs=train_and_knn_outputs,
         data=data_outputs(),
         timing=timing_outputs(),
     output:
@@ -21,7 +21,7 @@ rule reference_runs:
     conda:
         "../../envs/analysis.yaml"
     params:
-        runs=expected_run_dirs(),
+        runs=expected_runs,
         strict=require_clean_arg(),
     shell:
         # the roots are the CLI's defaults, ecgrepro.store's RESULTS, REFERENCE, ...
@@ -137,7 +137,7 @@ rule reference_tables:
 #   snakemake --cores 2 reproduce_check   (results/reproduce/reproduce.{csv,md})
 rule reproduce_check:
     input:
-        runs=train_outputs() + knn_accuracy_files(),
+        runs=train_and_knn_outputs,
         data=data_outputs(),
         claims=f"{RESULTS}/tables/claims.csv",
     output:

@@ -45,5 +45,6 @@ rule train:
 
 rule train_all:
     input:
-        train_outputs(),
+        runs=train_outputs,
+        raw=raw_ucr_files,
     localrule: True

@@ -48,7 +48,8 @@ RUN_COLUMNS = [
 RUN_TAIL = [
     "epochs", "epoch", "train_seconds", "predict_seconds", "seconds_per_epoch",
     "first_epoch_seconds", "job_seconds", "max_rss_mb", "n_params", "n_params_trainable",
-    "device", "commit", "dirty", "diff_sha256", "settings_digest",
+    "device", "commit", "dirty", "diff_sha256", "settings_digest", "code_digest",
+    "code_current", "rules_digest",
 ]
 MITDB_METRIC_COLUMNS = ["model", "framework", "protocol", "checkpoint", "seed", "split",
                         "class", "support", "sensitivity", "specificity", "ppv", "f1",
@@ -81,6 +82,7 @@ def _runs_frame(runs: pd.DataFrame) -> pd.DataFrame:
               "ppv_undefined"):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype("Int64")
     out["dirty"] = out["dirty"].astype("boolean")
+    out["code_current"] = out["code_current"].astype("boolean")
     return out
 
 

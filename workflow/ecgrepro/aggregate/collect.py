@@ -26,6 +26,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ecgrepro.codeid import changed_files
 from ecgrepro.metrics import confusion_long, confusion_matrix, per_class_metrics
 from ecgrepro.errors import EcgreproError
 from ecgrepro.metrics import summary_metrics
@@ -148,10 +149,23 @@ def _provenance(path: Path) -> tuple[dict, dict]:
     """(commit facts, package versions) of a run's provenance.json."""
     prov = _read_json(path)
     git = prov.get("git") or {}
+    code = prov.get("code") or {}
     facts = {"commit": git.get("commit") or "", "dirty": git.get("dirty"),
              "diff_sha256": git.get("diff_sha256") or "",
-             "settings_digest": _settings_digest(path.parent)}
+             "settings_digest": _settings_digest(path.parent),
+             "code_digest": code.get("digest") or "",
+             "code_current": _code_current(code),
+             "rules_digest": (prov.get("rules") or {}).get("digest") or ""}
     return facts, {k: v for k, v in (prov.get("packages") or {}).items() if v}
+
+
+def _code_current(code: dict):
+    """Whether every file the run loaded is byte-equal at this checkout's HEAD (None:
+    not recorded, or no git); see :mod:`ecgrepro.codeid`."""
+    if not code.get("files"):
+        return None
+    changed = changed_files(code["files"], "HEAD")
+    return None if changed is None else not changed
 
 
 def _settings_digest(run_dir: Path) -> str:

@@ -97,6 +97,11 @@ def resolve(family: str) -> type:
         raise EcgreproError(f"model family must be a non-empty string, got {family!r}.")
     if ":" in family:
         cls = _import(family, f"model family {family!r}")
+        # a model of one's own is code the run loaded (ecgrepro.codeid), and its
+        # source is part of the run's identity (ecgrepro.store.train_settings)
+        from ecgrepro.codeid import register_module
+
+        register_module(getattr(cls, "__module__", family.partition(":")[0]))
     elif family in FAMILIES:
         cls = _import(FAMILIES[family], f"model family {family!r}")
     else:

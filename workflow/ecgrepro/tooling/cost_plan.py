@@ -6,6 +6,7 @@ threads; the SLURM submissions a cluster profile makes (:mod:`ecgrepro.tooling.c
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -62,7 +63,10 @@ def dry_run(snakefile: Path, configfiles, config_args, profile: str = "none") ->
             cmd += ["--configfile", *map(str, configfiles)]
         if config_args:
             cmd += ["--config", *config_args]
-        out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600)
+        # runs of data not yet verified are listed too (their paths wait for the data)
+        env = {**os.environ, "ECGREPRO_PLAN_UNVERIFIED": "1"}
+        out = subprocess.run(cmd, capture_output=True, text=True, cwd=tmp, timeout=600,
+                             env=env)
     if out.returncode != 0:
         raise RuntimeError(f"dry run failed ({' '.join(cmd)}):\n{out.stdout}\n{out.stderr}")
     return out.stdout + out.stderr
@@ -73,8 +77,8 @@ def local_rules(snakefile: Path) -> set[str]:
     files = [snakefile, *sorted((snakefile.parent / "workflow" / "rules").glob("*.smk"))]
     names = set()
     for f in files:
-        for block in re.split(r"^(?=rule )", f.read_text(), flags=re.M):
-            m = re.match(r"rule (\w+):", block)
+        for block in re.split(r"^(?=(?:rule|checkpoint) )", f.read_text(), flags=re.M):
+            m = re.match(r"(?:rule|checkpoint) (\w+):", block)
             if m and re.search(r"^\s+localrule:\s*True", block, re.M):
                 names.add(m[1])
     return names
@@ -84,8 +88,8 @@ def rule_threads(snakefile: Path) -> dict[str, int]:
     """``threads:`` of each rule, from the rule files (default 1)."""
     out = {}
     for f in sorted((snakefile.parent / "workflow" / "rules").glob("*.smk")):
-        for block in re.split(r"^(?=rule )", f.read_text(), flags=re.M):
-            m = re.match(r"rule (\w+):", block)
+        for block in re.split(r"^(?=(?:rule|checkpoint) )", f.read_text(), flags=re.M):
+            m = re.match(r"(?:rule|checkpoint) (\w+):", block)
             t = re.search(r"^\s+threads:\s*(\d+)", block, re.M)
             if m and t:
                 out[m[1]] = int(t[1])

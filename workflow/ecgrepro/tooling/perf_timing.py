@@ -248,7 +248,8 @@ def run(args, log=print) -> dict:
         "rule": "kept when wall * max(1, u_ref) <= (1 + tolerance) * cpu; "
                 "see ecgrepro.tooling.timing_core",
     }
-    write_json(out / "provenance.json", collect_provenance(seed=args.seed, extra=extra))
+    write_json(out / "provenance.json", collect_provenance(seed=args.seed, extra=extra,
+                                                              outdir=out))
     return {"table": table, "rounds": judged}
 
 

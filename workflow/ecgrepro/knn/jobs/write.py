@@ -168,7 +168,7 @@ def write_run(
             )
         write_json(tmp / "timings.json", result.timings)
         write_json(tmp / "metrics.json", metrics)
-        write_json(tmp / "provenance.json", collect_provenance(None, inputs, extra))
+        write_json(tmp / "provenance.json", collect_provenance(None, inputs, extra, outdir=tmp))
         if settings is not None:
             write_settings(tmp, settings)
     log.info(
