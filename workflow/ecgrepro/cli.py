@@ -247,6 +247,8 @@ def cmd_aggregate(args) -> None:
     check_clean([d for d in args.expected if Path(d).is_dir()], args.require_clean)
     build(
         args.expected,
+        history=_rules_history(args.rules_files),
+        default_protocols=_default_protocols(),
         benchmarks=args.benchmarks,
         scan_roots=args.scan,
         claims_cfg=json.loads(args.claims_json),
@@ -258,6 +260,25 @@ def cmd_aggregate(args) -> None:
         timing_dir=args.timing,
         knn_table=not args.no_knn_table,
     )
+
+
+def _rules_history(files):
+    """(rule versions, verdict-code commits) from the repository's git history, or None
+    outside a git working tree; refuses uncommitted rules ("commit the rules first")."""
+    from ecgrepro.aggregate.rules_history import VERDICT_CODE, code_commits, load_history
+    from ecgrepro.tooling.config import REPO
+
+    versions = load_history(REPO, files)
+    return None if versions is None else (versions, code_commits(REPO, VERDICT_CODE))
+
+
+def _default_protocols() -> dict:
+    """``protocols`` of the default config/config.yaml (the budget runs are held to)."""
+    import yaml
+
+    from ecgrepro.tooling.config import BASE_CONFIG
+
+    return (yaml.safe_load(BASE_CONFIG.read_text()) or {}).get("protocols") or {}
 
 
 def cmd_knn_table(args) -> None:
@@ -426,6 +447,9 @@ def build_parser() -> argparse.ArgumentParser:
                    help="leave knn.csv to the knn-table command (the workflow's knn_table)")
     p.add_argument("--require-clean", action="store_true",
                    help="fail if a run came from a changed tree or runs from >1 commit")
+    p.add_argument("--rules-files", nargs="*", default=["config/config.yaml"],
+                   help="config files (from the repository root, merged in order) whose "
+                        "git history dates each change of the claims/convergence rules")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("knn-table", help="knn.csv of the aggregate from k-NN run dirs")

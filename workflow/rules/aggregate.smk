@@ -77,6 +77,17 @@ rule aggregate:
             category="Tables",
         ),
         timing_md="results/tables/timing.md",
+        rules_history=report(
+            "results/tables/rules_history.csv",
+            caption="../report/rules_history.rst",
+            category="Claims",
+        ),
+        disclosures=report(
+            "results/tables/disclosures.csv",
+            caption="../report/disclosures.rst",
+            category="Provenance",
+        ),
+        mitdb_excluded="results/tables/mitdb_excluded.csv",
     log:
         "logs/aggregate/aggregate.log",
     localrule: True
@@ -92,12 +103,14 @@ rule aggregate:
         timing=TIMING,
         strict="",
         code=aggregate_code_digest(),
+        rules_files=rules_config_files(),
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected}"
         " --benchmarks {params.benchmarks} --scan {params.scan} {params.strict}"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
         " --convergence-json {params.convergence:q} --timing {params.timing}"
-        " --tables $(dirname {output.runs}) --no-figures --no-knn-table > {log} 2>&1"
+        " --tables $(dirname {output.runs}) --no-figures --no-knn-table"
+        " --rules-files {params.rules_files} > {log} 2>&1"
 
 
 # The k-NN accuracy table (the aggregate's code), from the k-NN runs alone: the `knn`

@@ -15,6 +15,9 @@ rule paper:
             rules.aggregate.output.missing,
             rules.aggregate.output.software,
             rules.aggregate.output.settings,
+            rules.aggregate.output.rules_history,
+            rules.aggregate.output.disclosures,
+            rules.aggregate.output.mitdb_excluded,
         ],
         accuracy_png=rules.figures.output.accuracy_png,
         figures=[
