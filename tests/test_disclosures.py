@@ -113,3 +113,14 @@ def test_the_equivalence_bounds_read_as_the_table_stores_them():
 
     table = f(float(f"{0.1486497:.{DECIMALS}f}"))
     assert f(round(0.1486497, DECIMALS)) == table == "0.1487"
+
+
+def test_provenance_line_names_code_digests_when_runs_recorded_them(tmp_path):
+    r = _tables(tmp_path, disclosure_table([_run(tmp_path, 0, dirty=False, epochs=100),
+                                            _run(tmp_path, 1, dirty=False, epochs=100)],
+                                           {}))
+    runs = pd.read_csv(r.tables / "runs.csv").assign(code_digest=["d" * 64, ""])
+    runs.to_csv(r.tables / "runs.csv", index=False)
+    r._cache.clear()
+    assert r.code_line() == ("runs from commits cccccccccc (2 runs); code digests "
+                             "dddddddddd; 1 runs without one")
