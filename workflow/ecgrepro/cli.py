@@ -247,6 +247,8 @@ def cmd_aggregate(args) -> None:
     check_clean([d for d in args.expected if Path(d).is_dir()], args.require_clean)
     build(
         args.expected,
+        history=_rules_history(args.rules_files),
+        default_protocols=_default_protocols(),
         benchmarks=args.benchmarks,
         scan_roots=args.scan,
         claims_cfg=json.loads(args.claims_json),
@@ -259,6 +261,25 @@ def cmd_aggregate(args) -> None:
         knn_table=not args.no_knn_table,
         data_dir=args.data,
     )
+
+
+def _rules_history(files):
+    """(rule versions, verdict-code commits) from the repository's git history, or None
+    outside a git working tree; refuses uncommitted rules ("commit the rules first")."""
+    from ecgrepro.aggregate.rules_history import VERDICT_CODE, code_commits, load_history
+    from ecgrepro.tooling.config import REPO
+
+    versions = load_history(REPO, files)
+    return None if versions is None else (versions, code_commits(REPO, VERDICT_CODE))
+
+
+def _default_protocols() -> dict:
+    """``protocols`` of the default config/config.yaml (the budget runs are held to)."""
+    import yaml
+
+    from ecgrepro.tooling.config import BASE_CONFIG
+
+    return (yaml.safe_load(BASE_CONFIG.read_text()) or {}).get("protocols") or {}
 
 
 def cmd_knn_table(args) -> None:
@@ -443,6 +464,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--data", default=None,
                    help="the prepared data (ucr/<name>/summary.json: class labels, for "
                         "the check that our resamples are the bake-off's)")
+    p.add_argument("--rules-files", nargs="*", default=["config/config.yaml"],
+                   help="config files (from the repository root, merged in order) whose "
+                        "git history dates each change of the claims/convergence rules")
     p.set_defaults(func=cmd_aggregate)
 
     p = sub.add_parser("knn-table", help="knn.csv of the aggregate from k-NN run dirs")

@@ -87,6 +87,17 @@ rule aggregate:
         sota_md="results/tables/sota.md",
         sota_tex="results/tables/sota.tex",
         sota_resamples="results/tables/sota_resamples.csv",
+        rules_history=report(
+            "results/tables/rules_history.csv",
+            caption="../report/rules_history.rst",
+            category="Claims",
+        ),
+        disclosures=report(
+            "results/tables/disclosures.csv",
+            caption="../report/disclosures.rst",
+            category="Provenance",
+        ),
+        mitdb_excluded="results/tables/mitdb_excluded.csv",
     log:
         "logs/aggregate/aggregate.log",
     localrule: True
@@ -103,13 +114,14 @@ rule aggregate:
         strict="",
         code=aggregate_code_digest(),
         data=f"{RESULTS}/data",
+        rules_files=rules_config_files(),
     shell:
         "python -m ecgrepro.cli aggregate --expected {params.expected:q}"
         " --benchmarks {params.benchmarks:q} --scan {params.scan:q} {params.strict:q}"
         " --claims-json {params.claims:q} --protocols-json {params.protocols:q}"
         " --convergence-json {params.convergence:q} --timing {params.timing:q}"
         ' --tables "$(dirname {output.runs:q})" --no-figures --no-knn-table'
-        " --data {params.data:q} > {log:q} 2>&1"
+        " --data {params.data:q} --rules-files {params.rules_files:q} > {log:q} 2>&1"
 
 
 # The k-NN accuracy table (the aggregate's code), from the k-NN runs alone: the `knn`

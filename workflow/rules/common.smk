@@ -714,6 +714,20 @@ def aggregate_code(wildcards=None):
     )
 
 
+def rules_config_files():
+    """The config files in force, from the repository root (config.yaml, then each
+    --configfile inside the repository): the aggregate dates rules changes by their git
+    history."""
+    root = Path(workflow.basedir).resolve()
+    paths = [root / "config" / "config.yaml"]
+    paths += [Path(p).resolve() for p in workflow.overwrite_configfiles]
+    out = []
+    for path in paths:
+        if path.is_relative_to(root) and str(path.relative_to(root)) not in out:
+            out.append(str(path.relative_to(root)))
+    return out
+
+
 def aggregate_code_digest():
     """A digest of that code, as a parameter: file times are no rerun trigger here
     (profiles/default), so a change of the code reruns the aggregate through it."""

@@ -17,6 +17,9 @@ rule paper:
             rules.aggregate.output.settings,
             rules.aggregate.output.sota,
             rules.aggregate.output.sota_md,
+            rules.aggregate.output.rules_history,
+            rules.aggregate.output.disclosures,
+            rules.aggregate.output.mitdb_excluded,
         ],
         accuracy_png=rules.figures.output.accuracy_png,
         figures=[

@@ -106,6 +106,9 @@ use rule paper as reference_paper with:
             rules.reference_aggregate.output.settings,
             rules.reference_aggregate.output.sota,
             rules.reference_aggregate.output.sota_md,
+            rules.reference_aggregate.output.rules_history,
+            rules.reference_aggregate.output.disclosures,
+            rules.reference_aggregate.output.mitdb_excluded,
         ],
         accuracy_png=rules.reference_figures.output.accuracy_png,
         figures=[

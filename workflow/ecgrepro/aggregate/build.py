@@ -23,8 +23,10 @@ from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
 from ecgrepro.aggregate.knn import UCR_REFERENCES, knn_table, plot_knn
+from ecgrepro.aggregate.disclosure import disclosure_table, excluded_records
 from ecgrepro.aggregate.outputs import FIGURES
 from ecgrepro.aggregate.sota import sota_inputs, write_sota
+from ecgrepro.aggregate.rules_disclosure import rules_tables
 from ecgrepro.aggregate.tables import (
     add_convergence,
     frameworks_table,
@@ -170,7 +172,8 @@ def read_timing(timing_dir) -> pd.DataFrame | None:
 def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict,
           tables_dir, figures_dir, draw: bool = True, convergence_cfg: dict,
           timing_dir=None, knn_table: bool = True, data_dir=None,
-          published_dir=None) -> dict:
+          published_dir=None, history=None,
+          default_protocols: dict | None = None) -> dict:
     """Aggregate the expected runs and write every table and figure.
 
     Parameters
@@ -199,6 +202,13 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
         check that our resamples are the bake-off's).
     published_dir : str or Path, optional
         Published results laid out as aeon's (default: the files aeon installs).
+    history : tuple, optional
+        ``(rule versions, verdict-code commits)`` from git
+        (:mod:`~ecgrepro.aggregate.rules_history`); None: no git history, so
+        ``rules_history.csv`` is empty and claims.csv says the history is unknown.
+    default_protocols : dict, optional
+        ``protocols`` of the default ``config/config.yaml``: ``disclosures.csv`` marks
+        runs trained for fewer epochs than those allow (None: the presets').
 
     Returns
     -------
@@ -220,6 +230,10 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     sota = sota_inputs(seeds, claims_cfg, data_dir, published_dir)
     claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
                              criterion=describe_criterion(convergence_cfg), sota=sota)
+    ok_ids = [r for r in ids if r.name in set(col.status.loc[col.status["status"] == "ok",
+                                                           "run"])]
+    rules_history, claims = rules_tables(history, ok_ids, claims, claims_cfg,
+                                         convergence_cfg)
     missing = col.status[col.status["status"] != "ok"].reset_index(drop=True)
     runs = _runs_frame(col.runs)
     mitdb_metrics = mitdb_metrics if len(mitdb_metrics) else pd.DataFrame(
@@ -236,6 +250,11 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     write_csv(aami, tables / "mitdb_aami.csv")
     write_csv(frameworks, tables / "frameworks.csv")
     write_csv(claims, tables / "claims.csv")
+    write_csv(rules_history, tables / "rules_history.csv")
+    write_csv(disclosure_table(ok_ids, default_protocols or {}), tables / "disclosures.csv")
+    # the data step's tables sit beside the runs (results/data, results/reference/data)
+    data = Path(scan_roots[0]).parent / "data" / "mitdb" if scan_roots else Path("-")
+    write_csv(excluded_records(data), tables / "mitdb_excluded.csv")
     write_csv(missing, tables / "missing.csv")
     write_csv(col.software, tables / "software.csv")
     write_csv(col.settings, tables / "settings.csv")
@@ -267,7 +286,8 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
         log.info("%s: %s", row.claim_id, row.verdict)
     return {"runs": runs, "seeds": seeds, "summary": summary, "claims": claims,
             "frameworks": frameworks, "missing": missing, "mitdb_metrics": mitdb_metrics,
-            "mitdb_confusion": mitdb_confusion, "mitdb_aami": aami}
+            "mitdb_confusion": mitdb_confusion, "mitdb_aami": aami,
+            "rules_history": rules_history}
 
 
 def write_knn(run_dirs, table_path) -> pd.DataFrame:

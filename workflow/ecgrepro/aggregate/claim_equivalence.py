@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from ecgrepro.aggregate.claim_base import NOT_CONVERGED, f
+from ecgrepro.aggregate.write import DECIMALS
 
 __all__ = ["rule_frameworks"]
 
@@ -70,7 +71,9 @@ def rule_frameworks(item, ctx) -> dict:
         notes.append(
             f"{r.dataset}/{r.model}/{r.protocol}: torch {f(r.mean_torch)} vs keras "
             f"{f(r.mean_keras)}, difference {f(r.difference)}, 90% interval "
-            f"[{f(r.eq_low)}, {f(r.eq_high)}] ({r.equivalence_test}, {r.n_pairs} pairs, "
+            # rounded as frameworks.csv stores them, so text and table print one bound
+            f"[{f(round(r.eq_low, DECIMALS))}, {f(round(r.eq_high, DECIMALS))}] "
+            f"({r.equivalence_test}, {r.n_pairs} pairs, "
             f"p = {f(r.eq_p_value, 3)}): "
             + ("equivalent" if r.equivalent else "shown different" if r.shown_different
                else "undecided"))

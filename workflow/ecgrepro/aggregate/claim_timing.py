@@ -30,7 +30,9 @@ def _ratio_text(c: pd.Series) -> str:
     return (f"{float(c['ratio']):.2f}x [{float(c['ratio_low']):.2f}, "
             f"{float(c['ratio_high']):.2f}] (median {f(c['median_num_s'])} s vs "
             f"{f(c['median_den_s'])} s, {int(c['threads'])} thread(s), "
-            f"{int(c['rounds_kept'])} rounds kept)")
+            # rounds_kept counts timed calls of both arms: one round times each arm once
+            f"{int(c['rounds_kept'])} timed calls kept: 2 arms alternated over "
+            f"{int(c['rounds_kept']) / 2:g} rounds)")
 
 
 def _kernels(c: pd.Series) -> tuple[str, str]:

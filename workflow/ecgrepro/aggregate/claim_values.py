@@ -89,7 +89,9 @@ def rule_value(item, ctx) -> dict:
         passed, d, why, label = _match(ok, metric, p["value"], p["decimals"], ctx)
         verdicts.append(passed)
         whys.append(f"{metric}: {why}")
-        measured.append(f"{metric} {f(d['mean'])} +/- {f(d['sd'])} "
+        # one run has no spread: say so instead of printing "+/- nan"
+        measured.append(f"{metric} {f(d['mean'])} (one run)" if pd.isna(d["sd"]) else
+                        f"{metric} {f(d['mean'])} +/- {f(d['sd'])} "
                         f"(min {f(d['min'])}, max {f(d['max'])})")
         if metric == first:
             b.update(measured_value=d["mean"], ci_low=d["ci_low"], ci_high=d["ci_high"],
@@ -298,7 +300,9 @@ def rule_curves(item, ctx) -> dict:
     note = convergence_note(ok, ctx, "training loss: ")
     if note:
         reason += "; " + note
-    return {**b, "measured": f"gap {f(gap['mean'])} +/- {f(gap['sd'])}, rise {f(rise)}",
+    return {**b, "measured": (f"gap {f(gap['mean'])}" + ("" if pd.isna(gap["sd"]) else
+                                                         f" +/- {f(gap['sd'])}")
+                                + f", rise {f(rise)}"),
             "measured_value": gap["mean"], "ci_low": gap["ci_low"], "ci_high": gap["ci_high"],
             "interval": ctx.label if gap["n"] > 1 else "",
             "verdict": "reproduced" if all(c for c, _ in checks) else "not reproduced",

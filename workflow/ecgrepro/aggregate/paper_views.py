@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecgrepro.aggregate.paper_disclosures import Disclosures
 from ecgrepro.aggregate.stats import interval_label
 from ecgrepro.errors import EcgreproError
 
@@ -39,7 +40,7 @@ def _f4(x) -> str:
     return "" if v != v else f"{v:.4f}"
 
 
-class Results:
+class Results(Disclosures):
     """The tables and figures under ``results/``, and the config, as the template sees them.
 
     Parameters
@@ -51,6 +52,8 @@ class Results:
     md_dir : Path
         Where the Markdown is written (figure links are relative to it).
     """
+
+    md_table = staticmethod(md_table)
 
     def __init__(self, tables: Path, figures: Path, config: dict, md_dir: Path):
         self.tables, self.figures, self.config, self.md_dir = tables, figures, config, md_dir
