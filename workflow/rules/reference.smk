@@ -141,6 +141,11 @@ rule reproduce_check:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        # this configuration's runs and data summaries, not all of results/
+        runs=expected_run_dirs(),
+        data=ucr_summaries(),
     shell:
         # --results and --reference: the CLI's defaults, results and results/reference
-        "python -m ecgrepro.cli reproduce-check --out $(dirname {output.csv}) > {log} 2>&1"
+        "python -m ecgrepro.cli reproduce-check --out $(dirname {output.csv})"
+        " --runs {params.runs} --data {params.data} > {log} 2>&1"
