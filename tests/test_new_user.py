@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 
 from conftest import REPO, snapshot_workflow, tiny_dataset, write_ucr_tsv
-from ecgrepro.config_check import ConfigError, check_experiment_datasets
 
 BIN = Path(sys.executable).parent
 
@@ -108,6 +107,8 @@ def test_a_dataset_typo_in_an_experiment_is_refused_with_close_matches(tmp_path)
 
 
 def test_dataset_check_tells_typos_from_narrowed_runs(tmp_path):
+    from ecgrepro.config_check import ConfigError, check_experiment_datasets
+
     exps = [{"datasets": ["TwoLeadECG", "mitdb", "ECG200"]}]
     check_experiment_datasets(exps, ["TwoLeadECG"], data_dir=tmp_path)  # ECG200: skipped
     with pytest.raises(ConfigError, match=r"datasets\[1\]: 'TwoLeadEGC'.*did you mean "
