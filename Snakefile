@@ -27,11 +27,23 @@ include: "workflow/rules/timing.smk"
 include: "workflow/rules/reference.smk"
 
 
-# One SIGTERM or Ctrl-C stops the running jobs too, not only the queue (ecgrepro.stop).
+# One SIGTERM or Ctrl-C stops the running jobs too, not only the queue (ecgrepro.stop);
+# a failed new run is not followed by "Cannot restore" lines (ecgrepro.snakemake_log).
 onstart:
+    from ecgrepro.snakemake_log import quiet_missing_backups
     from ecgrepro.stop import install_snakemake_handlers
 
     install_snakemake_handlers()
+    quiet_missing_backups()
+
+
+# Repeat what was skipped (common.smk NOTICES) where it does not scroll away.
+onsuccess:
+    print_notices()
+
+
+onerror:
+    print_notices()
 
 
 # targets

@@ -323,13 +323,14 @@ def cmd_code_status(args) -> int:
 def cmd_reproduce_check(args) -> None:
     from ecgrepro.reproduce import reproduce_check
 
-    table = reproduce_check(args.results, args.reference, args.out)
+    table = reproduce_check(args.results, args.reference, args.out, runs=args.runs,
+                            data=args.data)
     width = max(map(len, table["run"]), default=3)
-    print(f"{'verdict':<26} {'run':<{width}} reason")
+    print(f"{'verdict':<29} {'run':<{width}} reason")
     for row in table.itertuples():
         reason = str(row.reason)
         reason = reason if len(reason) <= 110 else reason[:107] + "..."
-        print(f"{row.verdict:<26} {row.run:<{width}} {reason}")
+        print(f"{row.verdict:<29} {row.run:<{width}} {reason}")
     print(f"(full table: {Path(args.out) / 'reproduce.csv'}, report: reproduce.md)")
 
 
@@ -508,6 +509,12 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--results", default="results")
     p.add_argument("--reference", default="results/reference")
     p.add_argument("--out", required=True, help="folder for the CSV and Markdown report")
+    p.add_argument("--runs", nargs="*", default=None,
+                   help="the configuration's run directories under --results (the "
+                   "workflow passes them); default: every run found there")
+    p.add_argument("--data", nargs="*", default=None,
+                   help="the configuration's data summaries (summary.json); default: "
+                   "every one found there")
     p.set_defaults(func=cmd_reproduce_check)
 
     p = sub.add_parser("paper", help="fill the manuscript template from results/")

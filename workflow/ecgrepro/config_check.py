@@ -11,8 +11,9 @@ The Snakefile calls :func:`check_config` once, at parse time. It
 3. checks what the schema cannot: protocol overrides against the
    :class:`~ecgrepro.training.presets.Protocol` fields, model settings against the model
    registry (or the architecture dataclasses), UCR names against the package's list of
-   archive names, MIT-BIH records against the configured lead, and a local mirror's
-   directory.
+   archive names, experiments' datasets against ``ucr_datasets`` (a typo is refused, a
+   dataset left out is skipped), MIT-BIH records against the configured lead and
+   against what needs them (``[]``: none), and a local mirror's directory.
 
 Light imports only (no numpy-heavy modules beyond the presets): cluster jobs parse the
 Snakefile too.
@@ -38,7 +39,10 @@ from urllib.parse import urlparse
 
 from ecgrepro.errors import EcgreproError
 
-__all__ = ["ConfigError", "check_config", "coerce", "check_settings", "config_problem"]
+__all__ = [
+    "ConfigError", "check_config", "coerce", "check_settings", "config_problem",
+    "mitdb_needed", "skipped_datasets",
+]
 
 #: Where the full validation error goes (relative to Snakemake's working directory).
 ERROR_LOG = "logs/config_error.log"
@@ -297,13 +301,23 @@ def check_mirror(mirror: str | None) -> None:
         )
 
 
-def check_ucr_names(names, mirror: str | None = None, data_dir="resources/data") -> None:
-    """Every name must be a UCR/UEA archive dataset, in a local mirror or obtained already."""
+def _known_ucr(mirror: str | None, data_dir="resources/data") -> set[str]:
+    """Archive names, plus datasets in a local mirror or obtained already."""
     known = set(ucr_names())
     for root in (local_mirror(mirror), Path(data_dir)):
         if root is not None and (root / "ucr").is_dir():
             known |= {p.name for p in (root / "ucr").iterdir() if p.is_dir()}
-    remote = bool(mirror) and urlparse(mirror).scheme in ("http", "https")
+    return known
+
+
+def _remote(mirror: str | None) -> bool:
+    return bool(mirror) and urlparse(mirror).scheme in ("http", "https")
+
+
+def check_ucr_names(names, mirror: str | None = None, data_dir="resources/data") -> None:
+    """Every name must be a UCR/UEA archive dataset, in a local mirror or obtained already."""
+    known = _known_ucr(mirror, data_dir)
+    remote = _remote(mirror)
     for i, name in enumerate(names):
         if name not in known and remote:
             # An http mirror cannot be listed: its own datasets are checked when fetched.
@@ -320,6 +334,68 @@ def check_ucr_names(names, mirror: str | None = None, data_dir="resources/data")
                 "(workflow/ecgrepro/data/ucr_names.csv); a dataset of your own goes in the "
                 "mirror as ucr/<Name>/<Name>_{TRAIN,TEST}.tsv."
             )
+
+
+def skipped_datasets(experiments, ucr_datasets) -> list[tuple[int, list[str]]]:
+    """(experiment index, its UCR datasets left out of ``ucr_datasets``), where any.
+
+    ``ucr_datasets`` is the one list of UCR data the workflow obtains, so narrowing it
+    narrows the training runs too: those datasets are skipped, and the workflow says so
+    at the start and again at the end.
+    """
+    out = []
+    for i, exp in enumerate(experiments):
+        left = [d for d in exp["datasets"] if d != "mitdb" and d not in ucr_datasets]
+        if left:
+            out.append((i, left))
+    return out
+
+
+def check_experiment_datasets(experiments, ucr_datasets, mirror: str | None = None,
+                              data_dir="resources/data") -> None:
+    """An experiment's dataset is mitdb, in ``ucr_datasets``, or at least a real dataset.
+
+    A known dataset left out of ``ucr_datasets`` is skipped (that is how a run is
+    narrowed); a name that is no dataset at all is a typo, refused with close matches.
+    An http mirror cannot be listed, so there a name it may hold is only skipped.
+    """
+    if _remote(mirror):
+        return
+    known = _known_ucr(mirror, data_dir)
+    for i, exp in enumerate(experiments):
+        for j, name in enumerate(exp["datasets"]):
+            if name == "mitdb" or name in ucr_datasets or name in known:
+                continue
+            hint = close_matches(name, [*ucr_datasets, "mitdb"]) or close_matches(
+                name, sorted(known), cutoff=0.45)
+            raise ConfigError(
+                f"config key experiments[{i}].datasets[{j}]: {name!r} is not in "
+                f"ucr_datasets and is no UCR/UEA archive dataset{hint}. Experiments "
+                f"train on mitdb and the datasets of ucr_datasets "
+                f"({', '.join(ucr_datasets)}); fix the name, or add the dataset to "
+                "ucr_datasets (a dataset of your own goes in the mirror as "
+                "ucr/<Name>/<Name>_{TRAIN,TEST}.tsv)."
+            )
+
+
+def mitdb_needed(config: dict) -> list[str]:
+    """What needs the MIT-BIH data: experiments that train on mitdb, the timing step."""
+    users = [f"experiments[{i}]" for i, exp in enumerate(config["experiments"])
+             if "mitdb" in exp["datasets"]]
+    if config["timing"]["enabled"]:
+        users.append("the timing step (timing.enabled)")
+    return users
+
+
+def check_mitdb_records(config: dict) -> None:
+    """``mitdb_records: []`` means no MIT-BIH; refused only where something needs it."""
+    users = mitdb_needed(config)
+    if config["mitdb_records"] == [] and users:
+        raise ConfigError(
+            f"config key mitdb_records: [] (no MIT-BIH records), but {', '.join(users)} "
+            "need MIT-BIH segments. Give records (a list such as [100, 101], or all), or "
+            "remove mitdb from those experiments and set timing: {enabled: false}."
+        )
 
 
 def check_mitdb(records, segments: dict, needed: bool) -> None:
@@ -426,9 +502,11 @@ def check_settings(config: dict) -> None:
     check_mirror(config.get("data_mirror"))
     check_ucr_names(config["ucr_datasets"], config.get("data_mirror"))
     check_protocols(config["protocols"])
+    check_experiment_datasets(config["experiments"], config["ucr_datasets"],
+                              config.get("data_mirror"))
     check_models(config["models"], config["experiments"], config["mitdb_segments"])
-    needs_mitdb = any("mitdb" in exp["datasets"] for exp in config["experiments"])
-    check_mitdb(config["mitdb_records"], config["mitdb_segments"], needs_mitdb)
+    check_mitdb_records(config)
+    check_mitdb(config["mitdb_records"], config["mitdb_segments"], bool(mitdb_needed(config)))
 
 
 def check_config(config: dict, schema: str | Path, log: str | Path | None = ERROR_LOG) -> None:

@@ -17,8 +17,15 @@ dataset and variant), whatever their settings digest, and each pair gets a verdi
     The reference has no run at these coordinates.
 
 Data summaries (sha256 of every data file) and claims (verdict and measured value)
-are compared the same way. Output: ``reproduce.csv`` and ``reproduce.md`` in ``out``.
-Files only: nothing here imports a framework.
+are compared the same way; a claim this configuration did not put to the test (no
+runs, or no timing step) is ``not run in this configuration``, never ``different``.
+Given the runs and data summaries of a configuration (``runs``, ``data``; the workflow
+passes them), only those are compared, not whatever else lies under ``results``. A
+k-NN run's value is its accuracy at one named k (column ``k``: the smallest k both runs
+have, k = 1 by default), not the best over k, which would be chosen on the test set;
+a difference names every k where the accuracies differ.
+Output: ``reproduce.csv`` and ``reproduce.md`` in ``out``. Files only: nothing here
+imports a framework.
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from pathlib import Path
 
 import pandas as pd
 
+from ecgrepro.aggregate.claim_base import NO_TIMING
 from ecgrepro.io import write_text
 from ecgrepro.store import SETTINGS, diff_settings, parse_run_dir, read_settings
 
@@ -35,19 +43,24 @@ __all__ = ["reproduce_check"]
 
 VERSIONED = ("numpy", "torch", "tensorflow", "keras", "aeon", "sktime", "numba", "scipy")
 COLUMNS = ["kind", "run", "reference_run", "verdict", "reason", "value",
-           "reference_value", "reference_low", "reference_high"]
+           "reference_value", "k", "reference_low", "reference_high"]
+#: A claim's verdict when this configuration has none of its runs or no timing step.
+NOT_RUN = "not run in this configuration"
 
 
-def _runs(root: Path) -> list:
+def _runs(root: Path, only=None) -> list:
+    """Runs under ``root`` with a metrics.json; only the directories ``only`` if given."""
+    if only is not None:
+        dirs = [Path(d) for d in only if (Path(d) / "metrics.json").is_file()]
+    else:
+        dirs = [m.parent for sub in ("runs", "knn") if (root / sub).is_dir()
+                for m in sorted((root / sub).rglob("metrics.json"))]
     found = []
-    for sub in ("runs", "knn"):
-        base = root / sub
-        if base.is_dir():
-            for metrics in sorted(base.rglob("metrics.json")):
-                try:
-                    found.append(parse_run_dir(metrics.parent))
-                except ValueError:
-                    continue
+    for d in dirs:
+        try:
+            found.append(parse_run_dir(d))
+        except ValueError:
+            continue
     return found
 
 
@@ -82,11 +95,34 @@ def _same_bytes(a: Path, b: Path) -> bool:
     return a.is_file() and b.is_file() and a.read_bytes() == b.read_bytes()
 
 
-def _accuracy(run) -> float | None:
-    metrics = _json(run.path / "metrics.json")
+def _knn_accuracies(run) -> dict[int, float]:
+    """Accuracy per k of a k-NN run (metrics.json ``accuracy``: {k: value})."""
+    per_k = _json(run.path / "metrics.json").get("accuracy")
+    return {int(k): v for k, v in per_k.items()} if isinstance(per_k, dict) else {}
+
+
+def _accuracy(run, k: int | None = None) -> float | None:
+    """A training run's accuracy; a k-NN run's at ``k`` (default: its smallest k)."""
     if run.kind == "knn":
-        return metrics.get("best_accuracy")
-    return metrics.get("accuracy")
+        per_k = _knn_accuracies(run)
+        if k is None and per_k:
+            k = min(per_k)
+        return per_k.get(k)
+    return _json(run.path / "metrics.json").get("accuracy")
+
+
+def _knn_k(run, ref) -> int | None:
+    """The k a k-NN pair is shown at: the smallest k both have."""
+    shared = set(_knn_accuracies(run)) & set(_knn_accuracies(ref))
+    return min(shared) if shared else None
+
+
+def _knn_differences(run, ref) -> str:
+    """``accuracy differs at k = 3 (0.80 vs 0.81), ...``, or an empty string."""
+    mine, theirs = _knn_accuracies(run), _knn_accuracies(ref)
+    diff = [f"{k} ({theirs[k]:.4f} -> {mine[k]:.4f})" for k in sorted(set(mine) & set(theirs))
+            if mine[k] != theirs[k]]
+    return f"accuracy (reference -> yours) differs at k = {', '.join(diff)}" if diff else ""
 
 
 def _seed_range(ref_runs, run, settings) -> tuple:
@@ -106,8 +142,9 @@ def _seed_range(ref_runs, run, settings) -> tuple:
 
 
 def _compare(run, ref, ref_runs) -> dict:
+    k = _knn_k(run, ref) if run.kind == "knn" else None
     row = {"kind": run.kind, "run": run.name, "reference_run": ref.name,
-           "value": _accuracy(run), "reference_value": _accuracy(ref)}
+           "value": _accuracy(run, k), "reference_value": _accuracy(ref, k), "k": k}
     mine, theirs = read_settings(run.path), read_settings(ref.path)
     if mine is not None and theirs is not None and mine != theirs:
         keys = diff_settings(theirs, mine)
@@ -130,9 +167,10 @@ def _compare(run, ref, ref_runs) -> dict:
         for k in VERSIONED if env["versions"][k] != ref_env["versions"][k])
         for name in env if env[name] != ref_env[name]]
     if run.kind == "knn":
-        why = "; ".join(reasons) or "nothing recorded differs"
+        why = "; ".join(r for r in (_knn_differences(run, ref), *reasons) if r)
         return {**row, "verdict": "different",
-                "reason": f"k-NN predictions differ (deterministic): {why}" + unknown}
+                "reason": f"k-NN predictions differ (deterministic): "
+                f"{why or 'nothing recorded differs'}" + unknown}
     low, high = _seed_range(ref_runs, ref, theirs)
     row.update(reference_low=low, reference_high=high)
     why = ("; ".join(reasons) if reasons else
@@ -146,11 +184,16 @@ def _compare(run, ref, ref_runs) -> dict:
             "reason": f"accuracy outside the reference seeds' range; {why}"}
 
 
-def _data_rows(results: Path, reference: Path) -> list[dict]:
+def _data_rows(results: Path, reference: Path, only=None) -> list[dict]:
     rows = []
-    for summary in sorted((results / "data").rglob("summary.json")) if (
-            results / "data").is_dir() else []:
-        rel = summary.relative_to(results)
+    if only is not None:
+        summaries = [Path(f) for f in only if Path(f).is_file()]
+    elif (results / "data").is_dir():
+        summaries = sorted((results / "data").rglob("summary.json"))
+    else:
+        summaries = []
+    for summary in summaries:
+        rel = summary.resolve().relative_to(results.resolve())
         ref = reference / rel
         if not ref.is_file():
             rows.append({"kind": "data", "run": str(rel), "verdict": "not in reference",
@@ -175,6 +218,14 @@ def _claim_rows(results: Path, reference: Path) -> list[dict]:
     rows = []
     for claim in a.index:
         va, ma = a.loc[claim, "verdict"], a.loc[claim].get("measured")
+        why_not = _not_run(a.loc[claim])
+        if why_not:
+            rows.append({"kind": "claim", "run": claim, "verdict": NOT_RUN,
+                         "reason": why_not + (f"; reference: {b.loc[claim, 'verdict']!r}"
+                                              if claim in b.index else ""),
+                         "reference_value": b.loc[claim].get("measured")
+                         if claim in b.index else None})
+            continue
         if claim not in b.index:
             rows.append({"kind": "claim", "run": claim, "verdict": "not in reference",
                          "reason": "", "value": ma})
@@ -192,7 +243,25 @@ def _claim_rows(results: Path, reference: Path) -> list[dict]:
     return rows
 
 
-def reproduce_check(results, reference, out) -> pd.DataFrame:
+def _not_run(row) -> str:
+    """Why a claim of ``claims.csv`` was not put to the test here, or an empty string.
+
+    ``not tested`` with none of its runs configured or present (``n_runs`` 0), or for
+    want of the timing step, is not a result that could differ from the reference.
+    """
+    verdict = str(row.get("verdict"))
+    if not verdict.startswith("not tested"):
+        return ""
+    if verdict == NO_TIMING:
+        return "no timing step in this configuration (timing.enabled)"
+    try:
+        runs = int(float(row.get("n_runs")))
+    except (TypeError, ValueError):
+        runs = 0
+    return f"your verdict: {verdict}: {row.get('reason')}" if runs == 0 else ""
+
+
+def reproduce_check(results, reference, out, runs=None, data=None) -> pd.DataFrame:
     """Compare ``results`` with ``reference`` and write the CSV and Markdown report.
 
     Parameters
@@ -202,6 +271,10 @@ def reproduce_check(results, reference, out) -> pd.DataFrame:
         and ``results/reference``).
     out : str or Path
         Folder for ``reproduce.csv`` and ``reproduce.md``.
+    runs, data : list of str or Path, optional
+        The run directories and data summaries (``summary.json``) of one configuration
+        under ``results``: only these are compared (those that exist). None: every run
+        and summary found under ``results``.
     """
     results, reference, out = Path(results), Path(reference), Path(out)
     ref_runs = _runs(reference)
@@ -210,32 +283,40 @@ def reproduce_check(results, reference, out) -> pd.DataFrame:
         by_key.setdefault(_key(r), []).append(r)
     rows = []
     ref_root = reference.resolve()
-    for run in _runs(results):
+    for run in _runs(results, runs):
         if ref_root == run.path.resolve() or ref_root in run.path.resolve().parents:
             continue  # the reference tree inside the results root
         candidates = by_key.get(_key(run), [])
         if not candidates:
             rows.append({"kind": run.kind, "run": run.name, "verdict": "not in reference",
                          "reason": "the reference has no run at these coordinates",
-                         "value": _accuracy(run)})
+                         "value": _accuracy(run),
+                         "k": min(_knn_accuracies(run), default=None)
+                         if run.kind == "knn" else None})
             continue
         # the reference run of the same settings when there is one
         same = [c for c in candidates if c.digest and c.digest == run.digest]
         rows.append(_compare(run, (same or candidates)[0], ref_runs))
-    rows += _data_rows(results, reference) + _claim_rows(results, reference)
+    rows += _data_rows(results, reference, data) + _claim_rows(results, reference)
     table = pd.DataFrame(rows, columns=COLUMNS)
+    table["k"] = table["k"].astype("Int64")
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "reproduce.csv", table.to_csv(index=False))
-    write_text(out / "reproduce.md", _markdown(table, results, reference))
+    scope = ("the runs and data of the configuration given" if runs is not None
+             else f"every run and data summary under `{results}` (no configuration given)")
+    write_text(out / "reproduce.md", _markdown(table, results, reference, scope))
     return table
 
 
-def _markdown(table: pd.DataFrame, results: Path, reference: Path) -> str:
+def _markdown(table: pd.DataFrame, results: Path, reference: Path, scope: str) -> str:
     counts = table.groupby(["kind", "verdict"]).size().rename("n").reset_index()
     lines = [f"# Reproduction check: `{results}` against `{reference}`", "",
-             "Verdicts: identical (byte for byte), within reference interval (accuracy "
-             "within the reference seeds' range), different (with the reason), not in "
-             "reference.", "", "| kind | verdict | n |", "| --- | --- | ---: |"]
+             f"Compared: {scope}. Verdicts: identical (byte for byte), within reference "
+             "interval (accuracy within the reference seeds' range), different (with the "
+             "reason), not in reference; claims: not run in this configuration (no runs "
+             "or no timing step here). k-NN values are accuracies at the k named in "
+             "column k of reproduce.csv.", "", "| kind | verdict | n |",
+             "| --- | --- | ---: |"]
     lines += [f"| {r.kind} | {r.verdict} | {r.n} |" for r in counts.itertuples()]
     lines += ["", "| kind | run | verdict | reason |", "| --- | --- | --- | --- |"]
     for r in table.itertuples():

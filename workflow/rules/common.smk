@@ -21,7 +21,12 @@ sys.path.insert(0, PACKAGE_ROOT)
 # Types --config values as the schema says, validates (defaults filled in) and checks
 # protocols, models, UCR names, MIT-BIH records and the mirror: a wrong value stops the
 # run here, in two lines; the full validation error goes to logs/config_error.log.
-from ecgrepro.config_check import ConfigError, config_problem
+from ecgrepro.config_check import (
+    ConfigError,
+    config_problem,
+    mitdb_needed,
+    skipped_datasets,
+)
 
 _problem = config_problem(config, Path(PACKAGE_ROOT) / "schemas" / "config.schema.yaml")
 if _problem:
@@ -173,19 +178,23 @@ def raw_ucr_files(wildcards=None):
     return out
 
 
+def ucr_summaries():
+    """The data summaries of this configuration's UCR datasets."""
+    return expand("results/data/ucr/{name}/summary.json", name=config["ucr_datasets"])
+
+
 def data_outputs():
     """Summaries, raw files and the verification stamps: a raw file deleted (after a
     mismatch, or to replace the dataset) is fetched and verified again by
-    `snakemake data` or `all`; only runs of changed data rerun."""
+    `snakemake data` or `all`; only runs of changed data rerun. MIT-BIH only where an
+    experiment or the timing step needs it (config_check)."""
     names = config["ucr_datasets"]
+    mitdb = ["results/data/mitdb/beat_counts.csv", "results/data/mitdb/records.csv"]
     return (
         raw_ucr_files()
-        + expand("results/data/ucr/{name}/summary.json", name=names)
-        + [
-            *expand(f"{DATA}/ucr/{{name}}/verified.json", name=names),
-            "results/data/mitdb/beat_counts.csv",
-            "results/data/mitdb/records.csv",
-        ]
+        + ucr_summaries()
+        + expand(f"{DATA}/ucr/{{name}}/verified.json", name=names)
+        + (mitdb if mitdb_needed(config) else [])
     )
 
 
@@ -321,32 +330,28 @@ def segments_config_json():
     return json.dumps(config["mitdb_segments"])  # key order = class label order
 
 
-def check_experiments():
-    """Experiments must name configured models; datasets outside ucr_datasets are skipped.
-
-    ucr_datasets is the one list of UCR data the workflow obtains, so narrowing it (say
-    --config 'ucr_datasets=["TwoLeadECG"]') narrows the training runs too, and says so.
-    """
-    for i, exp in enumerate(config["experiments"]):
-        unknown = sorted(set(exp["models"]) - set(config["models"]))
-        if unknown:
-            raise ValueError(
-                f"config key experiments[{i}].models: {unknown} not in models"
-            )
-        skipped = sorted(set(exp["datasets"]) - set(experiment_datasets(exp)))
-        if skipped:
-            print(
-                f"experiments[{i}]: {skipped} not in ucr_datasets; not trained",
-                file=sys.stderr,
-            )
-
-
 def experiment_datasets(exp):
     """An experiment's datasets that this configuration obtains."""
     return [d for d in exp["datasets"] if d == "mitdb" or d in config["ucr_datasets"]]
 
 
-check_experiments()
+# Datasets of an experiment left out of ucr_datasets are skipped (narrowing a run; typos
+# were refused by config_check). Said at the start and again at the end (Snakefile
+# onsuccess/onerror), where it does not scroll away.
+NOTICES = [
+    f"Notice: experiments[{i}] lists {', '.join(names)}, not in ucr_datasets: not "
+    "trained (add to ucr_datasets to train)."
+    for i, names in skipped_datasets(config["experiments"], config["ucr_datasets"])
+]
+
+
+def print_notices():
+    for line in NOTICES:
+        print(line, file=sys.stderr)
+
+
+if workflow.is_main_process:
+    print_notices()
 
 
 def eval_splits(dataset, protocol, resamples=1):

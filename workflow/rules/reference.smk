@@ -151,7 +151,11 @@ rule reproduce_check:
     localrule: True
     conda:
         "../../envs/analysis.yaml"
+    params:
+        # this configuration's runs and data summaries, not all of results/
+        runs=expected_run_dirs(),
+        data=ucr_summaries(),
     shell:
         # --results and --reference: the CLI's defaults, results and results/reference
         'python -m ecgrepro.cli reproduce-check --out "$(dirname {output.csv:q})"'
-        " > {log:q} 2>&1"
+        " --runs {params.runs:q} --data {params.data:q} > {log:q} 2>&1"

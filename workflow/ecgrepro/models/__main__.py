@@ -3,14 +3,18 @@
 Lists the models configured in ``config/config.yaml`` (by name, with their settings) and
 every registered family (default settings), builds each in every framework it has for
 the given input length and class count, and prints the parameter counts (total and
-trainable, Keras's convention).
+trainable, Keras's convention). ``--configfile`` files are merged over
+``config/config.yaml`` as Snakemake merges them (dictionaries key by key), so the list
+is the workflow's. TensorFlow's native start-up lines are kept off the screen.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
 import sys
+import tempfile
 from pathlib import Path
 
 from ecgrepro.errors import EcgreproError
@@ -20,19 +24,50 @@ REPO_CONFIG = Path(__file__).resolve().parents[3] / "config" / "config.yaml"
 
 
 def _configured(paths: list[str] | None) -> dict:
-    """``models:`` of the config files, later files overriding earlier ones by name."""
+    """``models:`` of the default config with ``paths`` merged over it, as Snakemake does.
+
+    The default is ``config/config.yaml`` of the working directory, else the workflow's
+    own (the Snakefile's ``configfile:``); each ``--configfile`` is merged over it in
+    order, dictionaries key by key (``snakemake.utils.update_config``).
+    """
     import yaml
 
-    if paths is None:
-        local = Path("config/config.yaml")
-        paths = [p for p in (local if local.is_file() else REPO_CONFIG,) if p.is_file()]
-    models = {}
-    for path in paths:
+    local = Path("config/config.yaml")
+    default = local if local.is_file() else REPO_CONFIG
+    config: dict = {}
+    for path in [p for p in (default,) if p.is_file()] + list(paths or []):
         try:
-            models.update((yaml.safe_load(Path(path).read_text()) or {}).get("models") or {})
+            loaded = yaml.safe_load(Path(path).read_text()) or {}
         except OSError as exc:
             raise EcgreproError(f"cannot read config file {path}: {exc}") from exc
-    return models
+        if not isinstance(loaded, dict):
+            raise EcgreproError(f"config file {path}: not a mapping of keys to values")
+        from snakemake.utils import update_config
+
+        update_config(config, loaded)
+    return config.get("models") or {}
+
+
+@contextlib.contextmanager
+def _native_stderr_quiet():
+    """Send file descriptor 2 to a temporary file: TensorFlow's absl lines (oneDNN, CUDA
+    drivers) are written there natively, before TF_CPP_MIN_LOG_LEVEL applies. On an
+    error, what was written is shown after all."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as tmp:
+        os.dup2(tmp.fileno(), 2)
+        try:
+            yield
+        except BaseException:
+            os.dup2(saved, 2)
+            tmp.seek(0)
+            sys.stderr.write(tmp.read().decode(errors="replace"))
+            raise
+        finally:
+            sys.stderr.flush()
+            os.dup2(saved, 2)
+            os.close(saved)
 
 
 def _count(model: dict, framework: str, length: int, n_classes: int, label: str) -> str:
@@ -46,14 +81,16 @@ def _count(model: dict, framework: str, length: int, n_classes: int, label: str)
     if framework == "keras":
         os.environ.setdefault("KERAS_BACKEND", "tensorflow")
         os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    quiet = _native_stderr_quiet() if framework == "keras" else contextlib.nullcontext()
     try:
-        counts = registry.count_params(registry.build_network(arch, framework), framework)
+        with quiet:
+            counts = registry.count_params(registry.build_network(arch, framework), framework)
+            if framework == "keras":
+                import keras
+
+                keras.backend.clear_session()  # fresh layer names, no growing graph
     except ImportError as exc:
         return f"unavailable ({exc.name or exc})"
-    if framework == "keras":
-        import keras
-
-        keras.backend.clear_session()  # fresh layer names, no growing graph
     return f"{counts['total']:,} ({counts['trainable']:,} trainable)"
 
 
@@ -95,7 +132,8 @@ def main(argv=None) -> int:
                    help="input length T (default 82, TwoLeadECG)")
     p.add_argument("--n-classes", type=int, default=2, help="classes (default 2)")
     p.add_argument("--configfile", nargs="+", default=None,
-                   help="config files whose models: to list (default config/config.yaml)")
+                   help="config files merged over config/config.yaml, as Snakemake's "
+                   "--configfile; their models: are listed with the default ones")
     args = parser.parse_args(argv)
     try:
         list_models(args.length, args.n_classes, args.configfile)

@@ -49,6 +49,7 @@ __all__ = [
     "FRAMEWORKS",
     "build_arch",
     "build_network",
+    "builder_name",
     "check_models",
     "count_params",
     "frameworks_of",
@@ -207,9 +208,17 @@ def build_network(arch, framework: str):
             f"{cls.__name__} has no {framework} implementation (only {', '.join(available)})."
         )
     if isinstance(builder, str):
-        target = f"{cls.__module__}{builder}" if builder.startswith(":") else builder
-        builder = _import(target, f"{cls.__name__}.{framework}_builder")
+        builder = _import(builder_name(cls, framework), f"{cls.__name__}.{framework}_builder")
     return builder(arch)
+
+
+def builder_name(cls, framework: str) -> str:
+    """The builder of ``cls`` in ``framework`` as ``"module:function"``, for messages."""
+    builder = getattr(cls, f"{framework}_builder", None)
+    if isinstance(builder, str):
+        return f"{cls.__module__}{builder}" if builder.startswith(":") else builder
+    name = getattr(builder, "__qualname__", repr(builder))
+    return f"{getattr(builder, '__module__', '?')}:{name}"
 
 
 def count_params(network, framework: str) -> dict[str, int]:

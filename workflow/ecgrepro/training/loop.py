@@ -32,7 +32,7 @@ from ecgrepro.training.common import (
 from ecgrepro.training.presets import RULES, Protocol, get_protocol
 from ecgrepro.training.results import RunResult
 
-__all__ = ["Adapter", "HISTORY_COLUMNS", "prepare_run", "run_protocol"]
+__all__ = ["Adapter", "HISTORY_COLUMNS", "check_output_shape", "prepare_run", "run_protocol"]
 
 HISTORY_COLUMNS = [
     "epoch", "loss", "accuracy", "lr", "test_loss", "test_accuracy", "seconds", "eval_seconds",
@@ -90,6 +90,38 @@ def prepare_run(dataset, arch, protocol, seed) -> tuple[Protocol, Inputs, dict]:
             f"{inputs.n_classes}. Build the architecture from the dataset."
         )
     return protocol, inputs, derive_seeds(seed)
+
+
+def check_output_shape(adapter: Adapter, inputs: Inputs, arch) -> None:
+    """Refuse a network whose output is not (batch, n_classes), before any epoch.
+
+    Probabilities of two training series in inference mode (no weights or statistics
+    change), so a builder's mistake is named here in one line, not deep in the loss.
+
+    Raises
+    ------
+    EcgreproError
+        Naming the builder, the shape it returned and the shape expected.
+    """
+    from ecgrepro.models.registry import builder_name
+
+    x = inputs.X_train[:2]
+    expected = (len(x), arch.n_classes)
+    builder = builder_name(type(arch), adapter.framework)
+    what = (f"model {arch.name!r}: the {adapter.framework} network built by {builder}")
+    try:
+        got = tuple(np.shape(adapter.predict_proba(x)))
+    except Exception as exc:  # a wrong layer size, say: name the builder, keep the cause
+        raise EcgreproError(
+            f"{what} fails on a batch of shape {tuple(x.shape)} (batch, channels, "
+            f"length): {type(exc).__name__}: {exc}. Fix the builder."
+        ) from exc
+    if got != expected:
+        raise EcgreproError(
+            f"{what} returns shape {got} for a batch of shape {tuple(x.shape)} (batch, "
+            f"channels, length); expected {expected} (batch, n_classes = "
+            f"{arch.n_classes}, one output per class of the data). Fix the builder."
+        )
 
 
 def run_protocol(
@@ -167,6 +199,7 @@ def run_protocol(
         f"{label}: {n} train / {val}{len(inputs.y_test)} test series, loss {inputs.loss}, "
         f"{budget} on {adapter.device}, {adapter.param_counts()['total']:,} params"
     )
+    check_output_shape(adapter, inputs, arch)
 
     fit_start = time.perf_counter()
     for epoch in range(1, protocol.epochs + 1):
