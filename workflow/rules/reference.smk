@@ -153,7 +153,7 @@ rule reproduce_check:
         "../../envs/analysis.yaml"
     params:
         # this configuration's runs and data summaries, not all of results/
-        runs=expected_run_dirs(),
+        runs=expected_runs,
         data=ucr_summaries(),
     shell:
         # --results and --reference: the CLI's defaults, results and results/reference
