@@ -181,9 +181,13 @@ def test_protocol_description_follows_the_settings():
     oh = get_protocol("oh2018", epochs=20, early_stopping_patience=4)
     assert "At most 20 epochs" in oh.description and "for 4 epochs" in oh.description
     assert "30" not in oh.description and oh.to_dict()["description"] == oh.description
+    assert "ReduceLROnPlateau on the validation loss (factor 0.5, patience 10" in oh.description
     plain = get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
-                         checkpoint="last")
-    assert "100 epochs, no early stopping" in plain.description
+                         checkpoint="last", plateau_factor=None)
+    assert "400 epochs, no early stopping" in plain.description
+    with pytest.raises(ValueError, match="plateau_monitor='val_loss' needs a validation"):
+        get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
+                     checkpoint="last")
     dc = get_protocol("dechazal2004", validation_records=[109, 124])
     assert dc.validation_records == ("109", "124") and "109, 124" in dc.description
     with pytest.raises(KeyError, match="derived from the settings"):
