@@ -45,8 +45,9 @@ from ecgrepro.aggregate.tables import (
 
 CONFIG = yaml.safe_load((REPO / "config" / "config.yaml").read_text())
 CLAIMS = CONFIG["claims"]
-#: Synthetic runs train 10 epochs: judge convergence over the last 3.
-CONVERGENCE = {"window": 3, "min_rel_improvement": 0.01}
+#: Synthetic runs train 10 epochs: judge convergence over the last 3 (30%), no floor.
+CONVERGENCE = {"window_fraction": 0.3, "min_window": 3, "min_rel_improvement": 0.01,
+               "loss_floor": 0.0, "val_span": 0.5}
 UCR, MITDB = "TwoLeadECG", "mitdb"
 UCR_CLASSES, MITDB_CLASSES = ["1", "2"], ["N", "L", "R", "A", "V"]
 N_FOLDS = 2
@@ -620,7 +621,7 @@ def test_convergence_is_judged_from_history_and_folds(built):
     out = add_convergence(
         train.head(1).assign(dataset="x", model="y", framework="z", protocol="w", seed=0),
         hist.assign(dataset="x", model="y", framework="z", protocol="w", seed=0,
-                    split="test"), {"window": 10, "min_rel_improvement": 0.01})
+                    split="test"), dict(CONVERGENCE, window_fraction=0.5, min_window=10))
     assert not out["converged"].item() and out["rel_improvement"].item() > 0.4
 
 

@@ -12,10 +12,14 @@ when ``last < loss_floor``: an absolute floor, below which the training data are
 and a relative change is no budget left (a cross-entropy of 0.003 halving to 0.0015
 moves no prediction). A run has *converged* when its training loss has levelled, or
 when early stopping stopped it (history column ``stopped_early``) **and** its
-validation loss had levelled too: the same relative test on the validation loss
-smoothed by a trailing mean over ``val_smooth`` epochs. An early stop on noise (a
-validation loss still trending down under jumps larger than the patience can wait
-out) is therefore not converged; one on a levelled or rising curve is.
+validation loss had levelled too: the least-squares line through the validation loss
+of the last ``val_span`` of the epochs (at least two windows) falls per window, plus
+one standard error of that fall, by less than ``min_rel_improvement`` of its mean
+level. The standard error makes "levelled" something the curve shows, not something
+its noise hides: a short patience on a noisy curve cannot show it. A trend, not a minimum: an early stop
+comes by construction after ``patience`` epochs above the best, so a test on minima
+cannot tell a stop on noise (a validation loss still trending down under jumps longer
+than the patience) from a stop on a levelled or rising curve; the fitted line can.
 
 A run too short for the window (``n <= w``) cannot be judged and counts as not
 converged. Used by the aggregate on every run's ``history.csv`` (older runs included)
@@ -35,7 +39,7 @@ from ecgrepro.errors import EcgreproError
 __all__ = ["KEYS", "assess", "describe_criterion", "loss_column", "window_for"]
 
 #: The criterion's keys (config ``convergence``), all required.
-KEYS = ("window_fraction", "min_window", "min_rel_improvement", "loss_floor", "val_smooth")
+KEYS = ("window_fraction", "min_window", "min_rel_improvement", "loss_floor", "val_span")
 
 
 def loss_column(history: pd.DataFrame) -> str:
@@ -54,16 +58,16 @@ def _check(criterion: dict) -> dict:
              "min_window": int(criterion["min_window"]),
              "min_rel_improvement": float(criterion["min_rel_improvement"]),
              "loss_floor": float(criterion["loss_floor"]),
-             "val_smooth": int(criterion["val_smooth"])}
+             "val_span": float(criterion["val_span"])}
     except (KeyError, TypeError, ValueError) as err:
         raise EcgreproError(
             f"convergence criterion {criterion!r} needs {', '.join(KEYS)} (see config "
             f"'convergence' and workflow/schemas/config.schema.yaml).") from err
-    if not 0 < c["window_fraction"] < 1 or c["min_window"] < 1 or c["val_smooth"] < 1 \
+    if not (0 < c["window_fraction"] < 1 and 0 < c["val_span"] <= 1) or c["min_window"] < 1 \
             or c["min_rel_improvement"] < 0 or c["loss_floor"] < 0:
         raise EcgreproError(
-            f"convergence: {c}; window_fraction must be in (0, 1), min_window and "
-            f"val_smooth >= 1, min_rel_improvement and loss_floor >= 0 (config "
+            f"convergence: {c}; window_fraction must be in (0, 1), val_span in (0, 1], "
+            f"min_window >= 1, min_rel_improvement and loss_floor >= 0 (config "
             f"'convergence').")
     return c
 
@@ -80,8 +84,10 @@ def describe_criterion(criterion: dict) -> str:
     return (f"best training loss of the last {100 * c['window_fraction']:g}% of the "
             f"epochs (at least {c['min_window']}) improves on the best before by less "
             f"than {100 * c['min_rel_improvement']:g}% or is below {c['loss_floor']:g}; "
-            f"an early stop counts only when the validation loss (trailing mean of "
-            f"{c['val_smooth']}) had levelled by the same test")
+            f"an early stop counts only when the validation loss's linear trend over the "
+            f"last {100 * c['val_span']:g}% of the epochs (at least two windows) falls, "
+            f"plus one standard error, by less than {100 * c['min_rel_improvement']:g}% "
+            f"per window")
 
 
 def _stopped_early(history: pd.DataFrame) -> bool:
@@ -104,6 +110,21 @@ def _improvement(values: np.ndarray, window: int) -> float | None:
     return 0.0 if last >= before else math.inf
 
 
+def _trend(values: np.ndarray, window: int, span_fraction: float) -> float | None:
+    """Fall of the fitted line per ``window`` epochs plus one standard error of it,
+    relative to the line's mean level (None when too short to fit)."""
+    values = values[~np.isnan(values)]
+    span = min(len(values), max(2 * window, math.ceil(span_fraction * len(values))))
+    if len(values) <= window or span < 4:
+        return None
+    y, t = values[-span:], np.arange(span, dtype=float)
+    slope, intercept = np.polyfit(t, y, 1)
+    resid = y - (intercept + slope * t)
+    se = math.sqrt(resid.var(ddof=2) / ((t - t.mean()) ** 2).sum())
+    level = float(np.mean(y))
+    return float((-slope + se) * window / abs(level)) if level != 0 else None
+
+
 def assess(history: pd.DataFrame, criterion: dict) -> dict:
     """Judge one run's convergence from its training history.
 
@@ -114,8 +135,8 @@ def assess(history: pd.DataFrame, criterion: dict) -> dict:
         ``val_loss`` and ``stopped_early``.
     criterion : dict
         Config ``convergence``: ``window_fraction``, ``min_window`` (epochs),
-        ``min_rel_improvement`` (fraction), ``loss_floor`` (loss units), ``val_smooth``
-        (epochs).
+        ``min_rel_improvement`` (fraction), ``loss_floor`` (loss units), ``val_span``
+        (fraction of the epochs).
 
     Returns
     -------
@@ -123,8 +144,9 @@ def assess(history: pd.DataFrame, criterion: dict) -> dict:
         ``converged`` (bool), ``criterion`` (text), ``epochs`` (int, epochs trained),
         ``window`` (int), ``rel_improvement`` (training loss; None when too short to
         judge), ``best_loss`` (best training loss of the window), ``below_floor``,
-        ``stopped_early``, ``val_rel_improvement`` (smoothed validation loss; None
-        without one or when too short), ``val_levelled`` (bool).
+        ``stopped_early``, ``val_rel_improvement`` (the validation loss's fitted fall
+        per window plus one standard error, relative; None without one or when too
+        short), ``val_levelled``.
     """
     c = _check(criterion)
     h = history.sort_values("epoch") if "epoch" in history else history
@@ -137,9 +159,8 @@ def assess(history: pd.DataFrame, criterion: dict) -> dict:
     below = best is not None and best < c["loss_floor"]
     val_rel = None
     if "val_loss" in h:
-        val = pd.to_numeric(h["val_loss"], errors="coerce")
-        smooth = val.rolling(c["val_smooth"], min_periods=c["val_smooth"]).mean()
-        val_rel = _improvement(smooth.to_numpy(dtype=float), window)
+        val = pd.to_numeric(h["val_loss"], errors="coerce").to_numpy(dtype=float)
+        val_rel = _trend(val, window, c["val_span"])
     val_levelled = val_rel is not None and val_rel < c["min_rel_improvement"]
     train_levelled = rel is not None and (below or rel < c["min_rel_improvement"])
     return {

@@ -22,6 +22,7 @@ rule paper:
             rules.figures.output.confusion_png,
             rules.figures.output.time_png,
             rules.figures.output.intra_inter_png,
+            f"{RESULTS}/figures/pilot_curves.png",
         ],
     output:
         md=f"{PAPER_DIR}/paper.md",
@@ -44,3 +45,25 @@ rule paper:
         " --tables $(dirname {input.claims}) --figures $(dirname {input.accuracy_png})"
         " --config-json {params.config:q} --md {output.md} --html {output.html}"
         " --pdf-log {output.pdf_log} > {log} 2>&1"
+
+
+# The MIT-BIH pilot learning curves the oh2018/dechazal2004 presets were chosen from
+# (committed in results/reference/pilots/), for both papers.
+rule pilot_figure:
+    input:
+        manifest=f"{REFERENCE}/pilots/pilots.json",
+        histories=sorted(Path(REFERENCE, "pilots").glob("*.csv")),
+        code=aggregate_code,
+    output:
+        png="{root}/figures/pilot_curves.png",
+        pdf="{root}/figures/pilot_curves.pdf",
+    log:
+        "logs/{root}/pilot_figure.log",
+    wildcard_constraints:
+        root="results|results/reference",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        "python -m ecgrepro.cli pilot-figure --pilots $(dirname {input.manifest})"
+        " --png {output.png} --pdf {output.pdf} > {log} 2>&1"
