@@ -47,12 +47,16 @@ rule paper:
         " --pdf-log {output.pdf_log} > {log} 2>&1"
 
 
-# The MIT-BIH pilot learning curves the oh2018/dechazal2004 presets were chosen from
-# (committed in results/reference/pilots/), for both papers.
+# The MIT-BIH pilot learning curves the oh2018/dechazal2004 presets were chosen from,
+# for both papers: read from the workflow's own committed results/reference/pilots/,
+# so a user's paper in another working directory has them too.
+PILOTS = Path(workflow.basedir, REFERENCE, "pilots")
+
+
 rule pilot_figure:
     input:
-        manifest=f"{REFERENCE}/pilots/pilots.json",
-        histories=sorted(Path(REFERENCE, "pilots").glob("*.csv")),
+        manifest=PILOTS / "pilots.json",
+        histories=sorted(PILOTS.glob("*.csv")),
         code=aggregate_code,
     output:
         png="{root}/figures/pilot_curves.png",
