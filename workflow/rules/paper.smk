@@ -59,7 +59,12 @@ rule pilot_figure:
         histories=sorted(PILOTS.glob("*.csv")),
         code=aggregate_code,
     output:
-        png="{root}/figures/pilot_curves.png",
+        png=report(
+            "{root}/figures/pilot_curves.png",
+            caption="../report/pilot_curves.rst",
+            category="Figures",
+            subcategory="MIT-BIH",
+        ),
         pdf="{root}/figures/pilot_curves.pdf",
     log:
         "logs/{root}/pilot_figure.log",
