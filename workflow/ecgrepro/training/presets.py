@@ -61,8 +61,8 @@ class Protocol:
         disables it.
     plateau_monitor : {"loss", "val_loss"}
         The loss the schedule watches: the training loss (Karim et al.) or the
-        validation loss (needs a validation part). Either way the schedule is idle
-        during the ``early_stopping_start_epoch`` warm-up, as early stopping is.
+        validation loss (needs a validation part). Under early stopping the schedule
+        is idle during its ``early_stopping_start_epoch`` warm-up too.
     checkpoint : str
         The rule whose accuracy the protocol reports (one of ``RULES``).
     test_every : int
@@ -228,9 +228,11 @@ def describe_settings(p: Protocol) -> str:
     ]
     if p.plateau_factor:
         watched = "validation" if p.plateau_monitor == "val_loss" else "training"
+        warm = (" after the warm-up" if p.early_stopping_patience is not None
+                and p.early_stopping_start_epoch else "")
         parts.append(
             f"ReduceLROnPlateau on the {watched} loss (factor {p.plateau_factor:.3g}, "
-            f"patience {p.plateau_patience}, min_lr {p.plateau_min_lr:g})."
+            f"patience {p.plateau_patience}, min_lr {p.plateau_min_lr:g}){warm}."
         )
     if p.early_stopping_patience is not None:
         delta = (
