@@ -25,6 +25,7 @@ from conftest import REPO
 from ecgrepro.aggregate.paper import build_paper, format_reference, parse_bibtex
 from ecgrepro.aggregate.paper import render_markdown
 from ecgrepro.aggregate.paper_views import Results
+from ecgrepro.aggregate.pilots import plot_pilots, read_pilots
 from ecgrepro.errors import EcgreproError
 from test_aggregate import EXPERIMENTS, KNN_VARIANTS, N_FOLDS, built, make_results  # noqa: F401
 
@@ -95,6 +96,9 @@ def open_in_chromium(page: Path, tmp_path: Path) -> dict:
 def paper(built, tmp_path_factory):
     root = built[0]
     out = tmp_path_factory.mktemp("paper") / "paper"
+    figures = root / "results/figures"  # the pilot_figure rule's, from the committed pilots
+    plot_pilots(read_pilots(REPO / "results/reference/pilots"), figures / "pilot_curves.png",
+                figures / "pilot_curves.pdf")
     build_paper(template=TEMPLATE, bibliography=BIB, tables_dir=root / "results/tables",
                 figures_dir=root / "results/figures", config=CONFIG,
                 out_md=out / "paper.md", out_html=out / "paper.html",
@@ -157,7 +161,7 @@ def test_paper_is_filled_from_the_tables(paper):
     assert "## References" in md and "Karim F, Majumdar S" in md
     html = (out / "paper.html").read_text()
     srcs = re.findall(r'<img[^>]+src="([^"]+)"', html)
-    assert len(srcs) == 7 and all(s.startswith("data:image/png;base64,") for s in srcs)
+    assert len(srcs) == 8 and all(s.startswith("data:image/png;base64,") for s in srcs)
     assert "PDF" in (out / "pdf.log").read_text()
 
 
@@ -257,5 +261,6 @@ def test_report_opens_in_a_browser_with_every_figure(workflow_run, tmp_path):
     seen = open_in_chromium(work / "results/report.html", tmp_path)
     assert seen["errors"] == [] and seen["broken"] == [] and seen["embedded_broken"] == []
     figures = {f"results/figures/{p.name}" for p in (work / "results/figures").glob("*.png")}
-    assert len(figures) == 6 and figures <= set(seen["embedded"])  # 5 + the k-NN one
+    # 5 + the k-NN one + the MIT-BIH pilot curves
+    assert len(figures) == 7 and figures <= set(seen["embedded"])
     assert seen["text"] > 100  # the app rendered, not its loading screen

@@ -104,7 +104,7 @@ def test_oh2018_runs_carry_test_records(tmp_path):
     data = load_task(tmp_path / "segments.npz", "mitdb", "oh2018", "fold3", 5, 0)
     assert len(data.test_records) == len(data.y_test) and len(data.y_val)
     plain = get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
-                         checkpoint="last")
+                         checkpoint="last", plateau_factor=None)
     same = load_task(tmp_path / "segments.npz", "mitdb", "oh2018", "fold3", 5, 0,
                      proto=plain)
     assert same.X_val is None and len(same.y_train) == len(data.y_train) + len(data.y_val)

@@ -181,9 +181,13 @@ def test_protocol_description_follows_the_settings():
     oh = get_protocol("oh2018", epochs=20, early_stopping_patience=4)
     assert "At most 20 epochs" in oh.description and "for 4 epochs" in oh.description
     assert "30" not in oh.description and oh.to_dict()["description"] == oh.description
+    assert "ReduceLROnPlateau on the validation loss (factor 0.5, patience 10" in oh.description
     plain = get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
-                         checkpoint="last")
-    assert "100 epochs, no early stopping" in plain.description
+                         checkpoint="last", plateau_factor=None)
+    assert "400 epochs, no early stopping" in plain.description
+    with pytest.raises(ValueError, match="plateau_monitor='val_loss' needs a validation"):
+        get_protocol("oh2018", early_stopping_patience=None, validation_fraction=None,
+                     checkpoint="last")
     dc = get_protocol("dechazal2004", validation_records=[109, 124])
     assert dc.validation_records == ("109", "124") and "109, 124" in dc.description
     with pytest.raises(KeyError, match="derived from the settings"):
@@ -333,6 +337,36 @@ def test_warm_up_epochs_are_not_monitored(tiny, arch):
     assert short.metrics["epoch_best_val"] == 4 and not short.metrics["early_stopping"][
         "stopped_early"]
     assert short.metrics["accuracy_best_val"] == short.metrics["accuracy_last"]
+
+
+def _replayed_lrs(history, warm_up):
+    schedule, lr, expected = PlateauSchedule(0.5, 2, 1e-5, 1e-4), float(np.float32(1e-3)), []
+    for epoch, val in zip(history["epoch"], history["val_loss"]):
+        expected.append(lr)
+        if epoch > warm_up:
+            lr = schedule.step(val, lr)
+    return expected
+
+
+def test_plateau_schedule_on_the_validation_loss_after_the_warm_up(tiny, arch):
+    """oh2018/dechazal2004: ReduceLROnPlateau watches the validation loss, not the
+    training loss, and sits out early stopping's warm-up."""
+    kw = dict(epochs=30, early_stopping_patience=1000, early_stopping_start_epoch=5,
+              plateau_patience=2, batch_size=10)
+    data = carve_validation(tiny, get_protocol("oh2018", **kw), seed=0)
+    falling = list(np.linspace(1.0, 0.1, 200))  # the training loss never plateaus
+    result, _ = _run_fake(data, arch, falling, protocol="oh2018", **kw)
+    h = result.history
+    assert h["lr"].tolist() == pytest.approx(_replayed_lrs(h, warm_up=5))
+    assert h["lr"].iloc[-1] < h["lr"].iloc[0] and h["lr"].iloc[:7].nunique() == 1
+    # without early stopping there is no warm-up (nor one in the run's identity)
+    free, _ = _run_fake(data, arch, falling, protocol="oh2018",
+                        **dict(kw, early_stopping_patience=None))
+    assert free.history["lr"].tolist() == pytest.approx(_replayed_lrs(free.history, 0))
+    # the same run watching the falling training loss never lowers the rate
+    on_loss, _ = _run_fake(data, arch, falling, protocol="oh2018",
+                           **dict(kw, plateau_monitor="loss"))
+    assert on_loss.history["lr"].nunique() == 1
 
 
 def test_validation_without_early_stopping_and_without_a_part(tiny, arch):

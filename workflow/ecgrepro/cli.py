@@ -294,6 +294,12 @@ def cmd_figures(args) -> None:
     draw_figures(args.tables, args.figures, args.expected, args.timing)
 
 
+def cmd_pilot_figure(args) -> None:
+    from ecgrepro.aggregate.pilots import plot_pilots, read_pilots
+
+    plot_pilots(read_pilots(args.pilots), args.png, args.pdf)
+
+
 def cmd_promote(args) -> None:
     from ecgrepro.reference import promote
 
@@ -483,6 +489,13 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--timing", default=None,
                    help="the timing step's folder (time_per_epoch); absent: a figure saying so")
     p.set_defaults(func=cmd_figures)
+
+    p = sub.add_parser("pilot-figure", help="the MIT-BIH pilot learning curves (paper)")
+    p.add_argument("--pilots", default="results/reference/pilots",
+                   help="folder with pilots.json and the pilot histories")
+    p.add_argument("--png", required=True)
+    p.add_argument("--pdf", required=True)
+    p.set_defaults(func=cmd_pilot_figure)
 
 
     p = sub.add_parser("promote", help="copy finished runs into the reference tree")

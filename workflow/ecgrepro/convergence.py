@@ -1,20 +1,30 @@
 """Did a training run converge? A stated, checkable criterion on its history.
 
-A run has *converged* under ``criterion = {"window": w, "min_rel_improvement": r}`` when
-the best training loss of its last ``w`` epochs improves on the best training loss before
-them by less than the fraction ``r`` of the latter::
+Under config ``convergence`` (keys below) a run of ``n`` epochs is judged over a window
+scaled to its length, ``w = max(min_window, ceil(window_fraction * n))`` epochs, so a
+20-epoch run and a 2000-epoch run are held to the same share of their training::
 
     before = min(loss[: -w]);  last = min(loss[-w:])
     rel_improvement = (before - last) / |before|
-    converged = rel_improvement < r
 
-(a loss still falling by 1% or more over the last ``w`` epochs had budget left). A run
-that the early-stopping rule stopped (validation loss no longer improving: history
-column ``stopped_early`` true) has converged by that rule, whatever its training loss
-does. A run shorter than ``w + 1`` epochs cannot be judged and counts as not converged.
+Its *training loss has levelled* when ``rel_improvement < min_rel_improvement``, or
+when ``last < loss_floor``: an absolute floor, below which the training data are fitted
+and a relative change is no budget left (a cross-entropy of 0.003 halving to 0.0015
+moves no prediction). A run has *converged* when its training loss has levelled, or
+when early stopping stopped it (history column ``stopped_early``) **and** its
+validation loss had levelled too: the least-squares line through the validation loss
+of the last ``val_span`` of the epochs (at least two windows) falls per window, plus
+one standard error of that fall, by less than ``min_rel_improvement`` of its mean
+level. The standard error makes "levelled" something the curve shows, not something
+its noise hides: a short patience on a noisy curve cannot show it. A trend, not a minimum: an early stop
+comes by construction after ``patience`` epochs above the best, so a test on minima
+cannot tell a stop on noise (a validation loss still trending down under jumps longer
+than the patience) from a stop on a levelled or rising curve; the fitted line can.
 
-Used by the aggregate on every run's ``history.csv`` (older runs included) so a verdict
-can say "not tested: not converged" instead of blaming the method for a training budget.
+A run too short for the window (``n <= w``) cannot be judged and counts as not
+converged. Used by the aggregate on every run's ``history.csv`` (older runs included)
+so a verdict can say "not tested: not converged" instead of blaming the method for a
+training budget.
 """
 
 from __future__ import annotations
@@ -26,7 +36,10 @@ import pandas as pd
 
 from ecgrepro.errors import EcgreproError
 
-__all__ = ["assess", "describe_criterion", "loss_column"]
+__all__ = ["KEYS", "assess", "describe_criterion", "loss_column", "window_for"]
+
+#: The criterion's keys (config ``convergence``), all required.
+KEYS = ("window_fraction", "min_window", "min_rel_improvement", "loss_floor", "val_span")
 
 
 def loss_column(history: pd.DataFrame) -> str:
@@ -39,26 +52,42 @@ def loss_column(history: pd.DataFrame) -> str:
         f"{list(history.columns)}. Re-run the training or check history.csv.")
 
 
-def _check(criterion: dict) -> tuple[int, float]:
+def _check(criterion: dict) -> dict:
     try:
-        window = int(criterion["window"])
-        rel = float(criterion["min_rel_improvement"])
+        c = {"window_fraction": float(criterion["window_fraction"]),
+             "min_window": int(criterion["min_window"]),
+             "min_rel_improvement": float(criterion["min_rel_improvement"]),
+             "loss_floor": float(criterion["loss_floor"]),
+             "val_span": float(criterion["val_span"])}
     except (KeyError, TypeError, ValueError) as err:
         raise EcgreproError(
-            f"convergence criterion {criterion!r} needs window (int epochs >= 1) and "
-            f"min_rel_improvement (float >= 0); set config 'convergence'.") from err
-    if window < 1 or rel < 0:
+            f"convergence criterion {criterion!r} needs {', '.join(KEYS)} (see config "
+            f"'convergence' and workflow/schemas/config.schema.yaml).") from err
+    if not (0 < c["window_fraction"] < 1 and 0 < c["val_span"] <= 1) or c["min_window"] < 1 \
+            or c["min_rel_improvement"] < 0 or c["loss_floor"] < 0:
         raise EcgreproError(
-            f"convergence: window = {window}, min_rel_improvement = {rel}; window must be "
-            f">= 1 and min_rel_improvement >= 0 (config 'convergence').")
-    return window, rel
+            f"convergence: {c}; window_fraction must be in (0, 1), val_span in (0, 1], "
+            f"min_window >= 1, min_rel_improvement and loss_floor >= 0 (config "
+            f"'convergence').")
+    return c
+
+
+def window_for(n_epochs: int, criterion: dict) -> int:
+    """The window, in epochs, for a run of ``n_epochs``."""
+    c = _check(criterion)
+    return max(c["min_window"], math.ceil(c["window_fraction"] * n_epochs))
 
 
 def describe_criterion(criterion: dict) -> str:
     """The criterion in words, for tables and verdicts."""
-    window, rel = _check(criterion)
-    return (f"best training loss of the last {window} epochs improves on the best before "
-            f"by less than {100 * rel:g}%, or early stopping stopped the run")
+    c = _check(criterion)
+    return (f"best training loss of the last {100 * c['window_fraction']:g}% of the "
+            f"epochs (at least {c['min_window']}) improves on the best before by less "
+            f"than {100 * c['min_rel_improvement']:g}% or is below {c['loss_floor']:g}; "
+            f"an early stop counts only when the validation loss's linear trend over the "
+            f"last {100 * c['val_span']:g}% of the epochs (at least two windows) falls, "
+            f"plus one standard error, by less than {100 * c['min_rel_improvement']:g}% "
+            f"per window")
 
 
 def _stopped_early(history: pd.DataFrame) -> bool:
@@ -70,6 +99,32 @@ def _stopped_early(history: pd.DataFrame) -> bool:
     return bool(flags.astype(bool).any())
 
 
+def _improvement(values: np.ndarray, window: int) -> float | None:
+    """Relative improvement of the best of the last ``window`` values on the best before."""
+    values = values[~np.isnan(values)]
+    if len(values) <= window:
+        return None
+    before, last = float(values[:-window].min()), float(values[-window:].min())
+    if before != 0:
+        return (before - last) / abs(before)
+    return 0.0 if last >= before else math.inf
+
+
+def _trend(values: np.ndarray, window: int, span_fraction: float) -> float | None:
+    """Fall of the fitted line per ``window`` epochs plus one standard error of it,
+    relative to the line's mean level (None when too short to fit)."""
+    values = values[~np.isnan(values)]
+    span = min(len(values), max(2 * window, math.ceil(span_fraction * len(values))))
+    if len(values) <= window or span < 4:
+        return None
+    y, t = values[-span:], np.arange(span, dtype=float)
+    slope, intercept = np.polyfit(t, y, 1)
+    resid = y - (intercept + slope * t)
+    se = math.sqrt(resid.var(ddof=2) / ((t - t.mean()) ** 2).sum())
+    level = float(np.mean(y))
+    return float((-slope + se) * window / abs(level)) if level != 0 else None
+
+
 def assess(history: pd.DataFrame, criterion: dict) -> dict:
     """Judge one run's convergence from its training history.
 
@@ -77,30 +132,42 @@ def assess(history: pd.DataFrame, criterion: dict) -> dict:
     ----------
     history : DataFrame
         The run's ``history.csv``: ``epoch`` and ``train_loss`` (or ``loss``); optional
-        ``stopped_early``.
+        ``val_loss`` and ``stopped_early``.
     criterion : dict
-        Config ``convergence``: ``window`` (epochs), ``min_rel_improvement`` (fraction).
+        Config ``convergence``: ``window_fraction``, ``min_window`` (epochs),
+        ``min_rel_improvement`` (fraction), ``loss_floor`` (loss units), ``val_span``
+        (fraction of the epochs).
 
     Returns
     -------
     dict
         ``converged`` (bool), ``criterion`` (text), ``epochs`` (int, epochs trained),
-        ``rel_improvement`` (float, or None when too short to judge), ``stopped_early``
-        (bool).
+        ``window`` (int), ``rel_improvement`` (training loss; None when too short to
+        judge), ``best_loss`` (best training loss of the window), ``below_floor``,
+        ``stopped_early``, ``val_rel_improvement`` (the validation loss's fitted fall
+        per window plus one standard error, relative; None without one or when too
+        short), ``val_levelled``.
     """
-    window, rel = _check(criterion)
-    text = describe_criterion(criterion)
+    c = _check(criterion)
     h = history.sort_values("epoch") if "epoch" in history else history
     loss = pd.to_numeric(h[loss_column(h)], errors="coerce").to_numpy(dtype=float)
     loss = loss[~np.isnan(loss)]
+    window = window_for(len(loss), c)
     stopped = _stopped_early(h)
-    out = {"converged": stopped, "criterion": text, "epochs": int(len(loss)),
-           "rel_improvement": None, "stopped_early": stopped}
-    if len(loss) <= window:
-        return out
-    before, last = float(loss[:-window].min()), float(loss[-window:].min())
-    improvement = (before - last) / abs(before) if before != 0 else (
-        0.0 if last >= before else math.inf)
-    out["rel_improvement"] = float(improvement)
-    out["converged"] = bool(stopped or improvement < rel)
-    return out
+    rel = _improvement(loss, window)
+    best = float(loss[-window:].min()) if len(loss) > window else None
+    below = best is not None and best < c["loss_floor"]
+    val_rel = None
+    if "val_loss" in h:
+        val = pd.to_numeric(h["val_loss"], errors="coerce").to_numpy(dtype=float)
+        val_rel = _trend(val, window, c["val_span"])
+    val_levelled = val_rel is not None and val_rel < c["min_rel_improvement"]
+    train_levelled = rel is not None and (below or rel < c["min_rel_improvement"])
+    return {
+        "converged": bool(train_levelled or (stopped and val_levelled)),
+        "criterion": describe_criterion(c), "epochs": int(len(loss)), "window": window,
+        "rel_improvement": None if rel is None else float(rel),
+        "best_loss": best, "below_floor": bool(below), "stopped_early": stopped,
+        "val_rel_improvement": None if val_rel is None else float(val_rel),
+        "val_levelled": bool(val_levelled),
+    }

@@ -192,6 +192,8 @@ def effective_protocol(protocol: str, overrides: dict) -> dict:
     for key in ("validation_fraction", "validation_records"):
         if proto.get(key) is None:
             proto.pop(key, None)
+    if proto.get("plateau_monitor") == "loss":  # the default, older than the field
+        proto.pop("plateau_monitor")
     return proto
 
 

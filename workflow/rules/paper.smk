@@ -29,6 +29,7 @@ rule paper:
             rules.figures.output.confusion_png,
             rules.figures.output.time_png,
             rules.figures.output.intra_inter_png,
+            f"{RESULTS}/figures/pilot_curves.png",
         ],
     output:
         md=f"{PAPER_DIR}/paper.md",
@@ -52,3 +53,34 @@ rule paper:
         ' --figures "$(dirname {input.accuracy_png:q})"'
         " --config-json {params.config:q} --md {output.md:q} --html {output.html:q}"
         " --pdf-log {output.pdf_log:q} > {log:q} 2>&1"
+
+
+# The MIT-BIH pilot learning curves the oh2018/dechazal2004 presets were chosen from,
+# for both papers: read from the workflow's own committed results/reference/pilots/,
+# so a user's paper in another working directory has them too.
+PILOTS = Path(workflow.basedir, REFERENCE, "pilots")
+
+
+rule pilot_figure:
+    input:
+        manifest=PILOTS / "pilots.json",
+        histories=sorted(PILOTS.glob("*.csv")),
+        code=aggregate_code,
+    output:
+        png=report(
+            "{root}/figures/pilot_curves.png",
+            caption="../report/pilot_curves.rst",
+            category="Figures",
+            subcategory="MIT-BIH",
+        ),
+        pdf="{root}/figures/pilot_curves.pdf",
+    log:
+        "logs/{root}/pilot_figure.log",
+    wildcard_constraints:
+        root="results|results/reference",
+    localrule: True
+    conda:
+        "../../envs/analysis.yaml"
+    shell:
+        'python -m ecgrepro.cli pilot-figure --pilots "$(dirname {input.manifest:q})"'
+        " --png {output.png:q} --pdf {output.pdf:q} > {log:q} 2>&1"

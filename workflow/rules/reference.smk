@@ -118,6 +118,7 @@ use rule paper as reference_paper with:
             rules.reference_figures.output.confusion_png,
             rules.reference_figures.output.time_png,
             rules.reference_figures.output.intra_inter_png,
+            f"{REFERENCE}/figures/pilot_curves.png",
         ],
     output:
         md=f"{REFERENCE_PAPER_DIR}/paper.md",

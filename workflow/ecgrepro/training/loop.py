@@ -168,6 +168,9 @@ def run_protocol(
         if protocol.plateau_factor
         else None
     )
+    # the warm-up exists only with early stopping (without, it is no part of a run's
+    # identity: ecgrepro.store.effective_protocol)
+    warm_up = protocol.early_stopping_start_epoch if protocol.early_stopping_patience else 0
     validating = inputs.X_val is not None
     stopper = (
         EarlyStopping(protocol.early_stopping_patience, protocol.early_stopping_min_delta,
@@ -254,8 +257,11 @@ def run_protocol(
         # The test accuracy feeds only the best_test rule, never the schedule or the stop.
         for rule in tracker.update(epoch, loss, test_acc if evaluate else None, val_loss):
             snapshots[rule] = adapter.get_state()
-        if schedule is not None:
-            new_lr = schedule.step(loss, lr)
+        # Like early stopping, the schedule sits out its warm-up (a plateau near the
+        # start is not the one it is for); karim2018 has none.
+        if schedule is not None and epoch > warm_up:
+            watched = val_loss if protocol.plateau_monitor == "val_loss" else loss
+            new_lr = schedule.step(watched, lr)
             if new_lr != lr:
                 adapter.set_lr(new_lr)
                 lr = new_lr

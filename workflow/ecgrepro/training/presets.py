@@ -56,8 +56,13 @@ class Protocol:
         sklearn's ``compute_class_weight("balanced")``; Keras multiplies each sample's
         loss by it and divides by the batch size (not by the sum of weights).
     plateau_factor : float or None
-        ReduceLROnPlateau on the *training* loss with Keras semantics (absolute
-        ``plateau_min_delta``, ``patience`` epochs, ``min_lr``); None disables it.
+        ReduceLROnPlateau with Keras semantics (absolute ``plateau_min_delta``,
+        ``patience`` epochs, ``min_lr``) on the loss ``plateau_monitor`` names; None
+        disables it.
+    plateau_monitor : {"loss", "val_loss"}
+        The loss the schedule watches: the training loss (Karim et al.) or the
+        validation loss (needs a validation part). Under early stopping the schedule
+        is idle during its ``early_stopping_start_epoch`` warm-up too.
     checkpoint : str
         The rule whose accuracy the protocol reports (one of ``RULES``).
     test_every : int
@@ -107,6 +112,7 @@ class Protocol:
     plateau_min_lr: float = 1e-4
     plateau_min_delta: float = 1e-4
     plateau_cooldown: int = 0
+    plateau_monitor: str = "loss"
     checkpoint: str = "min_train_loss"
     test_every: int = 1
     z_normalise: bool = False
@@ -131,6 +137,10 @@ class Protocol:
             raise ValueError("checkpoint='best_test' needs test_every=1")
         if self.plateau_factor is not None and not 0 < self.plateau_factor < 1:
             raise ValueError(f"plateau_factor must be in (0, 1), got {self.plateau_factor}")
+        if self.plateau_monitor not in ("loss", "val_loss"):
+            raise ValueError(
+                f"plateau_monitor must be 'loss' or 'val_loss', got {self.plateau_monitor!r}"
+            )
         if self.validation_fraction is not None and not 0 < self.validation_fraction < 1:
             raise ValueError(
                 f"validation_fraction must be in (0, 1) or None, got {self.validation_fraction}"
@@ -152,6 +162,8 @@ class Protocol:
                     "early stopping needs a validation part: set validation_fraction or "
                     "validation_records"
                 )
+        if self.plateau_factor and self.plateau_monitor == "val_loss" and not self.has_validation:
+            raise ValueError("plateau_monitor='val_loss' needs a validation part")
         if self.checkpoint == "best_val" and not self.has_validation:
             raise ValueError("checkpoint='best_val' needs a validation part")
 
@@ -215,9 +227,12 @@ def describe_settings(p: Protocol) -> str:
         + "."
     ]
     if p.plateau_factor:
+        watched = "validation" if p.plateau_monitor == "val_loss" else "training"
+        warm = (" after the warm-up" if p.early_stopping_patience is not None
+                and p.early_stopping_start_epoch else "")
         parts.append(
-            f"ReduceLROnPlateau on the training loss (factor {p.plateau_factor:.3g}, "
-            f"patience {p.plateau_patience}, min_lr {p.plateau_min_lr:g})."
+            f"ReduceLROnPlateau on the {watched} loss (factor {p.plateau_factor:.3g}, "
+            f"patience {p.plateau_patience}, min_lr {p.plateau_min_lr:g}){warm}."
         )
     if p.early_stopping_patience is not None:
         delta = (
@@ -286,17 +301,24 @@ PRESETS: dict[str, Protocol] = {
     # validation part carved from the training folds (never the test fold), the
     # best-validation-loss weights reported. No z-normalisation: it would turn the zero
     # padding into non-zero values.
+    # Patience, schedule and cap come from pilot learning curves (results/reference/
+    # pilots/, config/pilots.yaml): at a constant rate the validation loss went up to
+    # 30 epochs without a new best while still falling, so patience 10 stopped on noise.
     "oh2018": Protocol(
         name="oh2018",
-        epochs=100,
+        epochs=400,
         batch_size=64,
         learning_rate=1e-3,
         loss="categorical_crossentropy",
         class_weight=None,
+        plateau_factor=0.5,
+        plateau_patience=10,
+        plateau_min_lr=1e-5,
+        plateau_monitor="val_loss",
         checkpoint="best_val",
         test_every=0,
         z_normalise=False,
-        early_stopping_patience=10,
+        early_stopping_patience=30,
         early_stopping_start_epoch=10,
         validation_fraction=0.1,
         source=(
