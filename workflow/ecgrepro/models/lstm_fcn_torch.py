@@ -73,7 +73,8 @@ class KerasConv1d(nn.Conv1d):
         nn.init.zeros_(self.bias)
         # The same values, stored (out, k, in) in memory: the channels-last kernel
         # layout, which the convolution would otherwise copy the weight into per call.
-        self.weight = nn.Parameter(self.weight.detach().transpose(1, 2).contiguous().transpose(1, 2))
+        stored = self.weight.detach().transpose(1, 2).contiguous()
+        self.weight = nn.Parameter(stored.transpose(1, 2))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         left, right = self.same
