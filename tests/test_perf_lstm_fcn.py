@@ -43,11 +43,32 @@ def test_perf_lstm_fcn_tiny_run(tmp_path, capsys):
     write_ucr_tsv(folder / "Tiny_TRAIN.tsv", X_tr, y_tr)
     write_ucr_tsv(folder / "Tiny_TEST.tsv", X_te, y_te)
     argv = ["lstm_fcn", "--data-mirror", str(tmp_path), "--dataset", "Tiny", "--repeats", "1",
-            "--steps", "1", "--warmup", "1", "--gemm-size", "64", "--no-keras", "--no-sktime"]
+            "--steps", "1", "--warmup", "1", "--gemm-size", "64", "--no-keras", "--no-sktime",
+            "--big-shape", "6,16,3", "--big-steps", "1"]
     assert main(argv) == 0
-    last = capsys.readouterr().out.strip().splitlines()[-1]
+    out = capsys.readouterr().out
+    last = out.strip().splitlines()[-1]
     values = dict(item.split("=") for item in last.split())
     assert list(values) == ["torch_gemm_fraction", "keras_over_torch_step",
-                            "sktime_over_torch_epoch"]
+                            "fcn_keras_over_torch_step", "big_keras_over_torch_step",
+                            "big_torch_gemm_fraction"]
     assert float(values["torch_gemm_fraction"]) > 0
+    assert float(values["big_torch_gemm_fraction"]) > 0  # the big shape was timed
     assert math.isnan(float(values["keras_over_torch_step"]))
+    assert "fcn (6 x 12, 2 classes): torch" in out and "big (6 x 16, 3 classes)" in out
+    assert "big_fcn (6 x 16, 3 classes)" in out
+
+
+def test_big_shape_argument():
+    assert build_parser().parse_args([]).big_shape == (128, 750, 42)
+    assert build_parser().parse_args(["--big-shape", "0"]).big_shape == (0, 0, 0)
+    with pytest.raises(SystemExit):
+        build_parser().parse_args(["--big-shape", "128,750"])
+
+
+def test_random_dataset_has_every_class():
+    from ecgrepro.tooling.perf_shapes import random_dataset
+
+    ds = random_dataset(128, 750, 42)
+    assert ds.X_train.shape == (128, 750) and len(ds.classes) == 42
+    assert set(ds.y_train) == set(range(42))

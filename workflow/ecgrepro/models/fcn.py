@@ -87,29 +87,27 @@ class FCNArch:
 def build_torch(arch: FCNArch):
     """The PyTorch FCN: ``(N, 1, T)`` float32 -> logits; Keras initialisation.
 
-    An ``nn.Sequential`` of ``conv, bn, relu`` per block (an even kernel's conv behind an
-    explicit zero pad: Keras's ``same`` puts its extra zero on the right), then the mean
-    over time and the linear layer.
+    An ``nn.Sequential``: the input moved to the channels-last ``(N, 1, 1, T)`` layout
+    the convolutions run in, ``conv, bn, relu`` per block (``KerasConv1d``: Keras's
+    ``same`` padding, which puts an even kernel's extra zero on the right), then the
+    mean over time and the linear layer.
     """
     import torch
     from torch import nn
 
-    from ecgrepro.models.lstm_fcn_torch import KerasBatchNorm1d
+    from ecgrepro.models.lstm_fcn_torch import KerasBatchNorm1d, KerasConv1d, conv_layout
+
+    class ConvLayout(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return conv_layout(x)
 
     class GlobalAveragePool(nn.Module):
         def forward(self, x: torch.Tensor) -> torch.Tensor:
-            return x.mean(dim=2)
+            return x.mean(dim=(2, 3))
 
-    layers, channels = [], 1
+    layers, channels = [ConvLayout()], 1
     for f, k in zip(arch.filters, arch.kernels):
-        left, right = (k - 1) // 2, k // 2
-        # Odd kernels pad symmetrically: the convolution pads itself, sparing a copy.
-        conv = nn.Conv1d(channels, f, k, padding=left if left == right else 0)
-        nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")  # he_uniform
-        nn.init.zeros_(conv.bias)
-        if left != right:
-            layers.append(nn.ConstantPad1d((left, right), 0.0))
-        layers += [conv, KerasBatchNorm1d(f), nn.ReLU(inplace=True)]
+        layers += [KerasConv1d(channels, f, k), KerasBatchNorm1d(f), nn.ReLU(inplace=True)]
         channels = f
     dense = nn.Linear(channels, arch.n_classes)
     nn.init.xavier_uniform_(dense.weight)

@@ -16,7 +16,10 @@ from torch import nn
 
 from ecgrepro.models.lstm_fcn import LSTMFCNArch
 
-__all__ = ["KerasBatchNorm1d", "KerasLSTM", "LSTMFCN", "count_params", "load_keras_weights"]
+__all__ = [
+    "KerasBatchNorm1d", "KerasConv1d", "KerasLSTM", "LSTMFCN", "conv_layout", "count_params",
+    "load_keras_weights",
+]
 
 KERAS_BN_MOMENTUM = 0.99  # Keras: weight of the *old* moving value
 KERAS_BN_EPS = 1e-3
@@ -27,7 +30,8 @@ class KerasBatchNorm1d(nn.BatchNorm1d):
 
     ``momentum`` is ``1 - 0.99`` (torch weighs the new value), ``eps`` 1e-3, and the
     moving variance is updated with the *biased* batch variance, as Keras does (torch
-    uses the unbiased one). Normalisation itself is torch's fused kernel.
+    uses the unbiased one). Normalisation itself is torch's fused kernel. It accepts
+    any layout torch's kernel does: the FCN blocks pass ``(N, C, 1, T)`` channels-last.
     """
 
     def __init__(self, num_features: int):
@@ -39,13 +43,59 @@ class KerasBatchNorm1d(nn.BatchNorm1d):
                 x, self.running_mean, self.running_var, self.weight, self.bias,
                 False, 0.0, self.eps,
             )
-        out = F.batch_norm(x, None, None, self.weight, self.bias, True, 0.0, self.eps)
+        out, mean, invstd = torch.native_batch_norm(
+            x, self.weight, self.bias, None, None, True, 0.0, self.eps
+        )
         with torch.no_grad():
-            var, mean = torch.var_mean(x, dim=(0, 2), correction=0)
+            # The kernel's batch mean and 1/sqrt(var + eps) give the biased variance
+            # without a second pass over x (torch.var_mean took ~15% of a step).
             self.running_mean.lerp_(mean, self.momentum)
-            self.running_var.lerp_(var, self.momentum)
+            self.running_var.lerp_(invstd.pow(-2).sub_(self.eps), self.momentum)
             self.num_batches_tracked.add_(1)
         return out
+
+
+class KerasConv1d(nn.Conv1d):
+    """Conv1D with Keras's ``same`` padding and initialisation, on ``(N, C, 1, T)``.
+
+    The parameters are a Conv1d's (``weight`` (out, in, k), ``bias``); ``forward``
+    reads and returns the channels-last 4-D layout of :func:`conv_layout`, where
+    oneDNN's convolution and torch's batch norm run without reordering the data
+    (``(N, C, T)`` tensors cost a reorder in and out of every convolution).
+    Keras's ``same`` puts ``(k-1)//2`` zeros left and ``k//2`` right: for odd ``k``
+    the convolution pads itself, for even ``k`` the input is padded first.
+    """
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: int):
+        super().__init__(in_channels, out_channels, kernel_size)
+        self.same = ((kernel_size - 1) // 2, kernel_size // 2)
+        nn.init.kaiming_uniform_(self.weight, nonlinearity="relu")  # he_uniform
+        nn.init.zeros_(self.bias)
+        # The same values, stored (out, k, in) in memory: the channels-last kernel
+        # layout, which the convolution would otherwise copy the weight into per call.
+        stored = self.weight.detach().transpose(1, 2).contiguous()
+        self.weight = nn.Parameter(stored.transpose(1, 2))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        left, right = self.same
+        if left != right:
+            x = conv_layout(F.pad(x, (left, right)))
+            left = 0
+        return F.conv2d(x, self.weight.unsqueeze(2), self.bias, padding=(0, left))
+
+
+def conv_layout(x: torch.Tensor) -> torch.Tensor:
+    """``(N, C, T)`` or ``(N, C, 1, T)`` -> ``(N, C, 1, T)`` channels-last.
+
+    The layout of :class:`KerasConv1d`. The strides are set explicitly: with one channel
+    a plain tensor already passes as channels-last, but its strides are ambiguous and
+    torch then picks the plain layout for every convolution after it.
+    """
+    if x.dim() == 3:
+        x = x.unsqueeze(2)
+    x = x.contiguous(memory_format=torch.channels_last)
+    n, c, h, w = x.shape
+    return x.as_strided(x.shape, (c * h * w, 1, w * c, c))
 
 
 class KerasLSTM(nn.Module):
@@ -100,14 +150,9 @@ class LSTMFCN(nn.Module):
         super().__init__()
         self.arch = arch
         self.convs, self.bns = nn.ModuleList(), nn.ModuleList()
-        self.pads: list[tuple[int, int]] = []
         channels = 1
         for f, k in zip(arch.filters, arch.kernels):
-            conv = nn.Conv1d(channels, f, k)  # "same" padding applied in forward
-            self.pads.append(((k - 1) // 2, k // 2))
-            nn.init.kaiming_uniform_(conv.weight, nonlinearity="relu")  # he_uniform
-            nn.init.zeros_(conv.bias)
-            self.convs.append(conv)
+            self.convs.append(KerasConv1d(channels, f, k))
             self.bns.append(KerasBatchNorm1d(f))
             channels = f
         _, features = arch.lstm_steps_features
@@ -121,19 +166,11 @@ class LSTMFCN(nn.Module):
         # Shuffle: the LSTM reads (N, 1 step, T features); else (N, T steps, 1 feature).
         seq = x if self.arch.shuffle else x.transpose(1, 2)
         h = self.dropout(self.lstm(seq))
-        y = x  # the FCN reads T time points of 1 channel: torch's (N, C=1, T)
-        for conv, bn, (left, right) in zip(self.convs, self.bns, self.pads):
-            # Keras/TF "same": (k-1)//2 zeros left, k//2 right (torch's padding="same"
-            # agrees but copies the input with a warning for even k). For odd k the
-            # padding is symmetric and the convolution pads by itself, sparing the
-            # padded copy (same result: bit-identical training steps in our checks).
-            if left == right:
-                y = F.conv1d(y, conv.weight, conv.bias, padding=left)
-            else:
-                y = conv(F.pad(y, (left, right)))
+        y = conv_layout(x)  # the FCN reads T time points of 1 channel
+        for conv, bn in zip(self.convs, self.bns):
             # In place: batch norm's backward needs its input, not its output.
-            y = F.relu(bn(y), inplace=True)
-        y = y.mean(dim=2)  # global average pooling
+            y = F.relu(bn(conv(y)), inplace=True)
+        y = y.mean(dim=(2, 3))  # global average pooling
         return self.dense(torch.cat([h, y], dim=1))
 
 
