@@ -22,7 +22,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "workflow"))
 
 from ecgrepro.aggregate.paper import build_paper  # noqa: E402
-from ecgrepro.tooling.config import merge  # noqa: E402  (Snakemake's merge, one home)
+from ecgrepro.config import merge  # noqa: E402  (Snakemake's merge, one home)
 
 
 def main(argv=None) -> int:

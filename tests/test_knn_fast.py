@@ -285,7 +285,7 @@ def test_n_blocks_is_what_the_workflow_plans():
 
 def test_cost_estimate_lists_every_job(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)  # no prepared data here: random walks of the shape
-    from ecgrepro.tooling.config import load_config
+    from ecgrepro.config import load_config
 
     # the tooling's loader: config.yaml, these overrides, the schema's defaults
     config = load_config(

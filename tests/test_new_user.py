@@ -80,6 +80,10 @@ def snakemake(work: Path, *args, snakefile: Path = REPO / "Snakefile"):
     env = {**os.environ, "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",
            "PYTHONPATH": os.pathsep.join([str(work), os.environ.get("PYTHONPATH", "")])}
     env.pop("ECGREPRO_DATA_MIRROR", None)
+    if "-n" in args:
+        # a dry run before the user's data are verified plans their runs under a
+        # stand-in identity (the data digest is known only after checkpoint ucr_verified)
+        env["ECGREPRO_PLAN_UNVERIFIED"] = "1"
     cmd = [str(BIN / "snakemake"), "-s", str(snakefile), "--cores", "1", *args,
            "--configfile", str(work / "my.yaml")]
     result = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True,

@@ -181,7 +181,7 @@ def test_paper_opens_in_a_browser_with_every_figure(paper, tmp_path):
     _, out = paper
     seen = open_in_chromium(out / "paper.html", tmp_path)
     assert seen["errors"] == [] and seen["broken"] == []
-    assert seen["images"] == 5 and seen["text"] > 1000
+    assert seen["images"] == 8 and seen["text"] > 1000
 
 
 # -- the workflow: aggregate, paper and report through Snakemake ---------------------------
@@ -261,6 +261,6 @@ def test_report_opens_in_a_browser_with_every_figure(workflow_run, tmp_path):
     seen = open_in_chromium(work / "results/report.html", tmp_path)
     assert seen["errors"] == [] and seen["broken"] == [] and seen["embedded_broken"] == []
     figures = {f"results/figures/{p.name}" for p in (work / "results/figures").glob("*.png")}
-    # 5 + the k-NN one + the MIT-BIH pilot curves
-    assert len(figures) == 7 and figures <= set(seen["embedded"])
+    # 5 + the k-NN one + the MIT-BIH pilot curves + C11's accuracy and CD diagram
+    assert len(figures) == 9 and figures <= set(seen["embedded"])
     assert seen["text"] > 100  # the app rendered, not its loading screen

@@ -267,7 +267,7 @@ def _rules_history(files):
     """(rule versions, verdict-code commits) from the repository's git history, or None
     outside a git working tree; refuses uncommitted rules ("commit the rules first")."""
     from ecgrepro.aggregate.rules_history import VERDICT_CODE, code_commits, load_history
-    from ecgrepro.tooling.config import REPO
+    from ecgrepro.config import REPO
 
     versions = load_history(REPO, files)
     return None if versions is None else (versions, code_commits(REPO, VERDICT_CODE))
@@ -277,7 +277,7 @@ def _default_protocols() -> dict:
     """``protocols`` of the default config/config.yaml (the budget runs are held to)."""
     import yaml
 
-    from ecgrepro.tooling.config import BASE_CONFIG
+    from ecgrepro.config import BASE_CONFIG
 
     return (yaml.safe_load(BASE_CONFIG.read_text()) or {}).get("protocols") or {}
 

@@ -211,8 +211,6 @@ def stale_runs(run_dirs, against: str = "worktree", root=REPO_ROOT) -> list[str]
     """``<run>: code changed since it ran (kept, not rerun): <files>`` for each existing
     run whose loaded files differ now (the package's code never reruns a run by itself;
     delete the run directory to redo it)."""
-    from ecgrepro.store import parse_run_dir
-
     out, seen = [], {}
     for d in run_dirs:
         code = read_code(d)
@@ -222,9 +220,17 @@ def stale_runs(run_dirs, against: str = "worktree", root=REPO_ROOT) -> list[str]
         if changed:
             shown = ", ".join(changed[:3]) + (f" (+{len(changed) - 3})" if len(changed) > 3
                                               else "")
-            out.append(f"{parse_run_dir(d).name}: code changed since it ran "
+            out.append(f"{_run_name(d)}: code changed since it ran "
                        f"(kept, not rerun; delete it to redo): {shown}")
     return out
+
+
+def _run_name(run_dir) -> str:
+    """The run directory from its ``runs/`` or ``knn/`` folder on (as store names runs;
+    read here from the path so that codeid needs no store, which needs codeid)."""
+    parts = Path(run_dir).parts
+    starts = [i for i, p in enumerate(parts) if p in ("runs", "knn")]
+    return "/".join(parts[starts[-1]:] if starts else parts)
 
 
 def code_status(run_dirs, scan=(), root=REPO_ROOT) -> list[tuple[str, str, list[str]]]:

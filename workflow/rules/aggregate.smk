@@ -86,7 +86,11 @@ rule aggregate:
         ),
         sota_md="results/tables/sota.md",
         sota_tex="results/tables/sota.tex",
-        sota_resamples="results/tables/sota_resamples.csv",
+        sota_resamples=report(
+            "results/tables/sota_resamples.csv",
+            caption="../report/sota_resamples.rst",
+            category="Claims",
+        ),
         rules_history=report(
             "results/tables/rules_history.csv",
             caption="../report/rules_history.rst",

@@ -57,7 +57,7 @@ checkpoint ucr_verified:
     conda:
         "../../envs/data.yaml"
     shell:
-        "cat {input} > {output} 2> {log}"
+        "cat {input:q} > {output:q} 2> {log:q}"
 
 
 rule prepare_ucr:

@@ -27,7 +27,7 @@ import yaml
 
 from ecgrepro.errors import EcgreproError
 from ecgrepro.rules import rules_digest, rules_of
-from ecgrepro.tooling.config import merge
+from ecgrepro.config import merge
 
 __all__ = ["Version", "load_history", "rule_versions", "key_changes", "history_table",
            "claim_changes", "run_times", "code_commits", "claim_runs", "VERDICT_CODE", "HASH",

@@ -39,7 +39,7 @@ from collections import Counter, defaultdict
 from dataclasses import dataclass
 from pathlib import Path
 
-from ecgrepro.tooling.config import load_config
+from ecgrepro.config import load_config
 from ecgrepro.tooling.cost_measure import (  # noqa: F401 (BENCHMARKS: the tests' view)
     BENCHMARKS,
     Measured,

@@ -330,7 +330,7 @@ def report(jobs: list[Job], notes: list[str], config_name: str, out=print) -> di
 def main(argv=None) -> int:
     """``python -m ecgrepro.cost knn [--configfile ...]``: print every job's cost."""
     from ecgrepro.errors import EcgreproError
-    from ecgrepro.tooling.config import load_config
+    from ecgrepro.config import load_config
 
     parser = argparse.ArgumentParser(
         prog="python -m ecgrepro.cost knn",
