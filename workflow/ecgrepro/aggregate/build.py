@@ -19,6 +19,7 @@ import pandas as pd
 from ecgrepro.aggregate import figures
 from ecgrepro.aggregate import timing as timing_views
 from ecgrepro.aggregate.aami import aami_table
+from ecgrepro.aggregate.cases import CaseStore
 from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
@@ -202,14 +203,15 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     rules = reported_rules(protocols, {r.protocol for r in ids if r.kind == "train"})
     seeds = add_convergence(seed_table(col, ids, rules), col.history, convergence_cfg)
     seeds = mark_unreadable(seeds, ids, unreadable_runs(col.status))
-    summary = summary_table(seeds, claims_cfg["interval"])
+    store = CaseStore(col)
+    summary = summary_table(seeds, claims_cfg["interval"], store)
     mitdb_metrics, mitdb_confusion = mitdb_tables(col, seeds)
     aami = aami_table(ids, col.runs, col.classes)
     timing = read_timing(timing_dir)
     frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"],
                                   claims_cfg["equivalence"]["margin"], timing)
     claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
-                             criterion=describe_criterion(convergence_cfg))
+                             criterion=describe_criterion(convergence_cfg), store=store)
     missing = col.status[col.status["status"] != "ok"].reset_index(drop=True)
     runs = _runs_frame(col.runs)
     mitdb_metrics = mitdb_metrics if len(mitdb_metrics) else pd.DataFrame(

@@ -61,11 +61,14 @@ class Ctx:
         Config ``claims``.
     criterion : str
         The convergence criterion in words.
+    store : CaseStore or None
+        The runs' per-case predictions (:mod:`~ecgrepro.aggregate.cases`).
     """
 
-    def __init__(self, seeds, history, frameworks, cfg, timing=None, criterion=""):
+    def __init__(self, seeds, history, frameworks, cfg, timing=None, criterion="",
+                 store=None):
         self.seeds, self.history, self.frameworks, self.cfg = seeds, history, frameworks, cfg
-        self.timing, self.criterion = timing, criterion
+        self.timing, self.criterion, self.store = timing, criterion, store
         self.kw = {k: cfg["interval"][k] for k in ("method", "level", "n_boot", "seed")}
         self.label = interval_label(**self.kw)
 
