@@ -853,3 +853,12 @@ def test_frameworks_not_shown_equivalent_are_judged_apart():
     assert row["verdict"] == "not reproduced", row["reason"]
     assert "judged apart" in row["reason"] and "reading: the mean over seeds" in row["reason"]
     assert "torch: accuracy" in row["reason"] and "keras: accuracy" in row["reason"]
+
+
+def test_framework_difference_gets_a_two_level_interval():
+    seeds = pd.concat([_seeds([0.90, 0.91, 0.92]), _seeds([0.90, 0.92, 0.92],
+                                                          framework="keras")],
+                      ignore_index=True).assign(n_test=500)
+    fw = frameworks_table(seeds, alpha=0.05, boot=CLAIMS["interval"])
+    assert fw["boot_low"].item() <= fw["difference"].item() <= fw["boot_high"].item()
+    assert np.isnan(frameworks_table(seeds, alpha=0.05)["boot_low"].item())

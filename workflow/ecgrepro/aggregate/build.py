@@ -209,7 +209,8 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     aami = aami_table(ids, col.runs, col.classes)
     timing = read_timing(timing_dir)
     frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"],
-                                  claims_cfg["equivalence"]["margin"], timing)
+                                  claims_cfg["equivalence"]["margin"], timing,
+                                  store=store, boot=claims_cfg["interval"])
     claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
                              criterion=describe_criterion(convergence_cfg), store=store)
     missing = col.status[col.status["status"] != "ok"].reset_index(drop=True)

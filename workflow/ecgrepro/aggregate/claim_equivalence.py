@@ -71,7 +71,10 @@ def rule_frameworks(item, ctx) -> dict:
             f"{r.dataset}/{r.model}/{r.protocol}: torch {f(r.mean_torch)} vs keras "
             f"{f(r.mean_keras)}, difference {f(r.difference)}, 90% interval "
             f"[{f(r.eq_low)}, {f(r.eq_high)}] ({r.equivalence_test}, {r.n_pairs} pairs, "
-            f"p = {f(r.eq_p_value, 3)}): "
+            f"p = {f(r.eq_p_value, 3)}"
+            + (f"; two-level bootstrap over seeds and shared cases [{f(r.boot_low)}, "
+               f"{f(r.boot_high)}]" if pd.notna(getattr(r, "boot_low", np.nan)) else "")
+            + "): "
             + ("equivalent" if r.equivalent else "shown different" if r.shown_different
                else "undecided"))
     detail = "; ".join(notes)
