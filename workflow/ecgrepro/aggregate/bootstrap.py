@@ -27,6 +27,8 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import sparse
 
+from ecgrepro.aggregate.stats import wilson
+
 __all__ = ["CaseSet", "SCORE_NAMES", "comonotone", "effective_wilson", "joint_draws",
            "n_cases", "percentile", "scores_from_confusion", "shared_label"]
 
@@ -235,8 +237,6 @@ def effective_wilson(draws, mean: float, n: int, level: float) -> tuple[float, f
     error in 1,139 cases resamples to at most a handful). With ``n_eff <= n`` the
     interval is never narrower than one test set's own Wilson interval at that mean.
     """
-    from ecgrepro.aggregate.stats import wilson
-
     d = np.asarray(draws, dtype=float)
     d = d[~np.isnan(d)]
     if not len(d) or np.isnan(mean) or n <= 0:

@@ -96,7 +96,8 @@ def rule_simpler(item, ctx) -> dict:
     (``simple`` over ``reference`` time, e.g. ``gru_over_lstm``); accuracy from the runs,
     which must have converged. Every part must hold, and a gate applies only to the part
     that depends on it: a parameter or time part that fails gives ``not reproduced``
-    whatever the convergence of the runs (the accuracy part alone waits for it). "About as well" is one-sided: ``simple`` may score higher,
+    whatever the convergence of the runs (the accuracy part alone waits for it).
+    "About as well" is one-sided: ``simple`` may score higher,
     but not lower by more than ``max_accuracy_gap``. Where the two arms ran different
     kernels, the reason says the time difference comes from the kernel, not the cell.
     """

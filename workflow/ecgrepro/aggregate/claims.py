@@ -19,8 +19,9 @@ A claim whose runs are only partly present is still judged on those present, mar
 ``complete = False`` and its reason starts with ``partial``. ``n_runs``, ``n_expected``
 and ``complete`` count the same rows in every claim.
 
-The rules live in :mod:`~ecgrepro.aggregate.claim_values` (scores, k-NN, curves, the
-intra/inter-patient gap), :mod:`~ecgrepro.aggregate.claim_timing` (speed) and
+The rules live in :mod:`~ecgrepro.aggregate.claim_values` (scores, curves, the
+intra/inter-patient gap), :mod:`~ecgrepro.aggregate.claim_knn` (k-NN),
+:mod:`~ecgrepro.aggregate.claim_timing` (speed) and
 :mod:`~ecgrepro.aggregate.claim_equivalence` (PyTorch vs Keras).
 """
 
@@ -34,20 +35,16 @@ import pandas as pd
 from ecgrepro.aggregate.claim_base import NO_TIMING, NOT_CONVERGED, Ctx
 from ecgrepro.aggregate.claim_equivalence import rule_frameworks
 from ecgrepro.aggregate.claim_timing import rule_simpler, rule_speedup
-from ecgrepro.aggregate.claim_values import (
-    rule_curves,
-    rule_exact,
-    rule_gap,
-    rule_knn_range,
-    rule_value,
-)
+from ecgrepro.aggregate.claim_knn import rule_exact, rule_knn_range
+from ecgrepro.aggregate.claim_values import rule_curves, rule_gap, rule_value
 
 __all__ = ["COLUMNS", "EVIDENCE", "RULES", "SOURCE_CLASSES", "VERDICTS", "evaluate_claims",
            "evidence_of"]
 
 VERDICTS = ("reproduced", "not reproduced", "not tested", NOT_CONVERGED, NO_TIMING)
 COLUMNS = [
-    "claim_id", "claim", "source", "source_class", "verdict_rests_on", "rule", "protocol", "published", "published_value",
+    "claim_id", "claim", "source", "source_class", "verdict_rests_on", "rule", "protocol",
+    "published", "published_value",
     "measured", "measured_value", "ci_low", "ci_high", "interval", "n_runs", "n_expected",
     "complete", "unreadable", "verdict", "reason",
 ]
@@ -125,7 +122,8 @@ def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
         rule = RULES[item["rule"]]
         row = {"claim_id": claim_id, "claim": item["statement"], "source": item["source"],
                "source_class": item.get("source_class", ""),
-               "verdict_rests_on": evidence_of(item), "rule": item["rule"], "interval": "", "ci_low": np.nan, "ci_high": np.nan,
+               "verdict_rests_on": evidence_of(item), "rule": item["rule"],
+               "interval": "", "ci_low": np.nan, "ci_high": np.nan,
                "measured": "", "measured_value": np.nan, **rule(item, ctx)}
         if row.get("unreadable"):  # never a silent verdict on fewer runs than configured
             row["reason"] = (f"incomplete: {row['unreadable']} run(s) unreadable and left "
