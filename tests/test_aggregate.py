@@ -406,7 +406,11 @@ def test_frameworks_table_tests_and_flags_underpowered_comparisons(built):
 def test_every_claim_has_a_row_and_a_rule_verdict(built):
     _, _, frames, _ = built
     claims = frames["claims"].set_index("claim_id")
-    assert list(claims.index) == [f"C{i}" for i in range(1, 12)]
+    assert list(claims.index) == ["C1", "C2", "C3", "C3b", *(f"C{i}" for i in range(4, 12))]
+    assert set(claims["source_class"]) <= {"paper", "blog", "implicit", "project"}
+    assert claims.loc["C9", "source_class"] == "implicit"
+    assert claims.loc["C3", "verdict_rests_on"] == "deterministic (k-NN)"
+    assert claims.loc["C2", "verdict_rests_on"] == "training runs"
     assert set(claims["verdict"]) <= set(VERDICTS)
     assert claims.loc["C1", "verdict"] == "reproduced"
     assert "honest checkpoint last" in claims.loc["C1", "reason"]
@@ -415,7 +419,9 @@ def test_every_claim_has_a_row_and_a_rule_verdict(built):
     assert claims.loc["C3", "verdict"] == "reproduced"
     assert claims.loc["C4", "verdict"] == "reproduced"
     assert claims.loc["C5", "verdict"] == "reproduced"  # timing step: 12x [11.5, 12.5]
-    assert not claims.loc["C5", "complete"] and claims.loc["C5", "reason"].startswith("partial")
+    # C5 rests on the timing step alone: no training runs counted for it
+    assert claims.loc["C5", "n_runs"] == 0 == claims.loc["C5", "n_expected"]
+    assert "no training run enters the verdict" in claims.loc["C5", "reason"]
     assert claims.loc["C6", "verdict"] == "reproduced"
     # converged runs are judged (the synthetic macro scores are not Oh et al.'s)
     assert claims.loc["C7", "verdict"] in ("reproduced", "not reproduced")
@@ -445,8 +451,11 @@ def test_c3_is_judged_exactly_against_the_notebook_per_k(built):
     _, _, frames, _ = built
     c3 = frames["claims"].set_index("claim_id").loc["C3"]
     assert c3["reason"].startswith("equal to the notebook at every k (9 of 9")
-    assert "its summary range is looser than its own output" in c3["reason"]
-    assert "8: 0.6848" in c3["measured"]
+    assert c3["verdict"] == "reproduced" and "8: 0.6848" in c3["measured"]
+    # the prose range is its own claim, and fails on the notebook's k = 8
+    c3b = frames["claims"].set_index("claim_id").loc["C3b"]
+    assert c3b["verdict"] == "not reproduced"
+    assert "FAILS: lowest 0.6848 at k = 8" in c3b["reason"]
     seeds = frames["seeds"].copy()
     hit = (seeds["model"] == "blog-dtw-l1") & (seeds["k"] == 8)
     seeds.loc[hit, "accuracy"] = 0.6849  # one k off by a unit of the 4th decimal
@@ -527,7 +536,8 @@ def test_summary_reports_the_interval_method_and_stays_in_0_1():
     seeds = _seeds([0.999, 1.0, 1.0]).assign(n_test=1139)
     s = summary_table(seeds, CLAIMS["interval"])
     acc = s[s["metric"] == "accuracy"].iloc[0]
-    assert acc["interval"].startswith("95% percentile bootstrap over seeds and test cases")
+    assert acc["interval"].startswith("95% Wilson interval at the effective number of cases "
+                                      "of two-level bootstrap")
     assert acc["mean"] == pytest.approx(0.99967, abs=1e-5) and acc["n_runs"] == 3
     assert 0 <= acc["ci_low"] <= acc["mean"] <= acc["ci_high"] <= 1
     assert 0 <= acc["wilson_low"] <= acc["wilson_high"] <= 1
@@ -752,3 +762,113 @@ def test_early_stopping_recorded_in_metrics_counts_only_on_a_levelled_validation
     assert not judged_run()["converged"].any()
     falling.assign(val_loss=0.5).to_csv(run / "history.csv", index=False)
     assert judged_run()["converged"].all()
+
+
+# -- intervals over seeds that share one test set ---------------------------------------
+
+from ecgrepro.aggregate.bootstrap import (  # noqa: E402
+    CaseSet,
+    effective_wilson,
+    joint_draws,
+    n_cases,
+    scores_from_confusion,
+)
+from ecgrepro.metrics import summary_metrics  # noqa: E402
+
+
+def _one_error_each(n=1000, seeds=5, same_case=False):
+    true = np.zeros(n, dtype=np.int64)
+    preds = []
+    for s in range(seeds):
+        p = true.copy()
+        p[0 if same_case else 7 * s] = 1
+        preds.append(p)
+    return CaseSet([true] * seeds, preds, [np.arange(n)] * seeds, 2)
+
+
+@pytest.mark.parametrize("same_case", [True, False])
+def test_shared_test_set_interval_is_at_least_one_test_sets_wilson(same_case):
+    cs = _one_error_each(same_case=same_case)
+    draws = joint_draws([cs], n_boot=4000, seed=0)[0]["accuracy"]
+    low, high = effective_wilson(draws, 0.999, n_cases([cs]), 0.95)
+    w_low, w_high = wilson(999, 1000)
+    assert high - low >= w_high - w_low - 1e-12
+    assert low <= 0.999 <= high <= 1
+    # the old per-seed binomial redraw shrank it by about sqrt(5)
+    old = score_interval([0.999] * 5, [1000] * 5, n_boot=4000, seed=0)
+    assert old[1] - old[0] < 0.6 * (w_high - w_low)
+
+
+def test_summary_counts_a_shared_test_set_once_without_predictions():
+    seeds = _seeds([0.999] * 5).assign(n_test=1000)
+    acc = summary_table(seeds, CLAIMS["interval"]).query("metric == 'accuracy'").iloc[0]
+    w_low, w_high = wilson(999, 1000)
+    assert acc["ci_high"] - acc["ci_low"] >= w_high - w_low - 1e-12
+    assert (acc["wilson_low"], acc["wilson_high"]) == pytest.approx((w_low, w_high))
+    assert "errors taken on shared cases" in acc["interval"]
+
+
+def test_one_test_set_is_resampled_once_for_every_seed_and_both_sides():
+    cs = _one_error_each(n=200, seeds=3, same_case=True)  # all err on one case
+    shared = joint_draws([cs], n_boot=3000, seed=1)[0]["accuracy"]
+    apart = CaseSet(cs.y_true, cs.y_pred, [k + 1000 * i for i, k in enumerate(cs.keys)], 2)
+    assert not apart.shared() and cs.shared()
+    indep = joint_draws([apart], n_boot=3000, seed=1)[0]["accuracy"]
+    assert shared.std() > 1.2 * indep.std()  # errors of one test set move together
+    # the same runs on both sides of a difference, paired: every draw differs by 0
+    a, b = joint_draws([cs, cs], n_boot=500, seed=2, pair_seeds=True)
+    assert np.all(a["accuracy"] == b["accuracy"])
+
+
+def test_bootstrap_scores_match_the_metrics_definitions():
+    rng = np.random.default_rng(3)
+    for _ in range(100):
+        cm = rng.integers(0, 6, (5, 5)) * (rng.random((5, 5)) < 0.6)
+        got = scores_from_confusion(cm[None])
+        want = summary_metrics(pd.DataFrame(cm, index=list("NLRAV"), columns=list("NLRAV")))
+        for name, value in got.items():
+            assert value[0] == pytest.approx(want[name], nan_ok=True), name
+
+
+# -- gates per part, frameworks apart --------------------------------------------------
+
+
+def test_speed_part_fails_whatever_the_convergence():
+    lstm = _seeds([0.90, 0.91], model="cnn_lstm", protocol="oh2018").assign(n_params=20)
+    gru = _seeds([0.90, 0.91], model="cnn_gru", protocol="oh2018")
+    seeds = pd.concat([lstm, gru], ignore_index=True).assign(
+        converged=pd.array([False] * 4, dtype="boolean"), rel_improvement=0.3)
+    timing = pd.DataFrame([{"comparison": "gru_over_lstm_torch", "ratio": 1.56,
+                            "ratio_low": 1.51, "ratio_high": 1.61, "median_num_s": 3.3,
+                            "median_den_s": 2.1, "threads": 1, "rounds_kept": 30,
+                            "kernel_num": "", "kernel_den": ""}])
+    cfg = copy.deepcopy(CLAIMS)
+    cfg["items"] = {"C8": {**CLAIMS["items"]["C8"], "dataset": "d"}}
+    row = evaluate_claims(seeds, pd.DataFrame(), None, cfg, timing=timing).iloc[0]
+    assert row["verdict"] == "not reproduced", row["reason"]
+    assert "fails on evidence no gate touches" in row["reason"]
+    assert "accuracy part is not judged" in row["reason"]
+    # faster: only the accuracy part is left, and it waits for convergence
+    timing.loc[0, ["ratio", "ratio_low", "ratio_high"]] = [0.8, 0.75, 0.85]
+    row = evaluate_claims(seeds, pd.DataFrame(), None, cfg, timing=timing).iloc[0]
+    assert row["verdict"] == "not tested: not converged"
+
+
+def test_frameworks_not_shown_equivalent_are_judged_apart():
+    seeds = pd.concat([_seeds([0.99, 0.99, 0.99]),
+                       _seeds([0.91, 0.91, 0.91], framework="keras")], ignore_index=True)
+    cfg = _claim(published={"accuracy": {"value": 0.95, "decimals": 2}})
+    row = evaluate_claims(seeds, pd.DataFrame(), None, cfg).iloc[0]
+    # pooled, the mean 0.95 would match; neither framework does
+    assert row["verdict"] == "not reproduced", row["reason"]
+    assert "judged apart" in row["reason"] and "reading: the mean over seeds" in row["reason"]
+    assert "torch: accuracy" in row["reason"] and "keras: accuracy" in row["reason"]
+
+
+def test_framework_difference_gets_a_two_level_interval():
+    seeds = pd.concat([_seeds([0.90, 0.91, 0.92]), _seeds([0.90, 0.92, 0.92],
+                                                          framework="keras")],
+                      ignore_index=True).assign(n_test=500)
+    fw = frameworks_table(seeds, alpha=0.05, boot=CLAIMS["interval"])
+    assert fw["boot_low"].item() <= fw["difference"].item() <= fw["boot_high"].item()
+    assert np.isnan(frameworks_table(seeds, alpha=0.05)["boot_low"].item())

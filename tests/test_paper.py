@@ -250,7 +250,7 @@ def test_snakemake_aggregates_what_exists_and_lists_the_rest(workflow_run):
     assert re.search(r"runs/mitdb/cnn_gru/keras/oh2018/fold1/seed1-[0-9a-f]{10},train,missing",
                      missing)
     claims = (work / "results/tables/claims.csv").read_text()
-    assert claims.count("\nC") == 11
+    assert claims.count("\nC") == 12  # C1-C11 and C3b
     assert (work / "results/paper/paper.html").is_file()
 
 
@@ -264,3 +264,30 @@ def test_report_opens_in_a_browser_with_every_figure(workflow_run, tmp_path):
     # 5 + the k-NN one + the MIT-BIH pilot curves + C11's accuracy and CD diagram
     assert len(figures) == 9 and figures <= set(seen["embedded"])
     assert seen["text"] > 100  # the app rendered, not its loading screen
+
+
+def test_class_table_counts_undefined_ppv_as_zero_like_the_macro(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    rows = [{"model": "m", "framework": "torch", "protocol": "dechazal2004",
+             "checkpoint": "last", "seed": s, "split": "ds2", "class": "A",
+             "support": 10, "sensitivity": 0.0 if s else 0.5, "specificity": 1.0,
+             "ppv": "" if s else 0.8, "f1": 0.0, "accuracy": 0.9,
+             "ppv_undefined": 1 if s else 0} for s in (0, 1)]
+    pd.DataFrame(rows).to_csv(tables / "mitdb_metrics.csv", index=False)
+    text = Results(tables, tmp_path, {}, tmp_path).mitdb_class_table()
+    # seed 1 never predicted A: PPV 0 in the mean (0.4), not skipped (0.8)
+    assert "| 0.4000 |" in text and "0.8000" not in text
+    assert "ppv undefined" in text.splitlines()[0]
+
+
+def test_claims_are_counted_by_source_class(tmp_path):
+    tables = tmp_path / "tables"
+    tables.mkdir()
+    pd.DataFrame({"claim_id": ["C1", "C2", "C9"], "source_class": ["blog", "paper",
+                                                                   "implicit"],
+                  "verdict_rests_on": ["training runs"] * 3}).to_csv(
+        tables / "claims.csv", index=False)
+    r = Results(tables, tmp_path, {}, tmp_path)
+    assert r.source_counts() == {"paper": 1, "blog": 1, "implicit": 1, "project": 0}
+    assert r.evidence_counts() == {"training runs": 3}

@@ -19,6 +19,7 @@ import pandas as pd
 from ecgrepro.aggregate import figures, sota_figures
 from ecgrepro.aggregate import timing as timing_views
 from ecgrepro.aggregate.aami import aami_table
+from ecgrepro.aggregate.cases import CaseStore
 from ecgrepro.aggregate.claims import evaluate_claims
 from ecgrepro.aggregate.collect import collect, parse_run_dir, unreadable_runs
 from ecgrepro.aggregate.knn import COLUMNS as KNN_COLUMNS
@@ -221,15 +222,18 @@ def build(expected, *, benchmarks, scan_roots, claims_cfg: dict, protocols: dict
     rules = reported_rules(protocols, {r.protocol for r in ids if r.kind == "train"})
     seeds = add_convergence(seed_table(col, ids, rules), col.history, convergence_cfg)
     seeds = mark_unreadable(seeds, ids, unreadable_runs(col.status))
-    summary = summary_table(seeds, claims_cfg["interval"])
+    store = CaseStore(col)
+    summary = summary_table(seeds, claims_cfg["interval"], store)
     mitdb_metrics, mitdb_confusion = mitdb_tables(col, seeds)
     aami = aami_table(ids, col.runs, col.classes)
     timing = read_timing(timing_dir)
     frameworks = frameworks_table(seeds, claims_cfg["alpha"], claims_cfg["p_adjust"],
-                                  claims_cfg["equivalence"]["margin"], timing)
+                                  claims_cfg["equivalence"]["margin"], timing,
+                                  store=store, boot=claims_cfg["interval"])
     sota = sota_inputs(seeds, claims_cfg, data_dir, published_dir)
     claims = evaluate_claims(seeds, col.history, frameworks, claims_cfg, timing=timing,
-                             criterion=describe_criterion(convergence_cfg), sota=sota)
+                             criterion=describe_criterion(convergence_cfg), sota=sota,
+                             store=store)
     ok_ids = [r for r in ids if r.name in set(col.status.loc[col.status["status"] == "ok",
                                                            "run"])]
     rules_history, claims = rules_tables(history, ok_ids, claims, claims_cfg,

@@ -64,12 +64,14 @@ class Ctx:
     sota : dict or None
         What rule ``sota`` compares (:mod:`~ecgrepro.aggregate.claim_sota`): ``ours``,
         ``published`` and ``classes``.
+    store : CaseStore or None
+        The runs' per-case predictions (:mod:`~ecgrepro.aggregate.cases`).
     """
 
     def __init__(self, seeds, history, frameworks, cfg, timing=None, criterion="",
-                 sota=None):
+                 sota=None, store=None):
         self.seeds, self.history, self.frameworks, self.cfg = seeds, history, frameworks, cfg
-        self.timing, self.criterion, self.sota = timing, criterion, sota
+        self.timing, self.criterion, self.sota, self.store = timing, criterion, sota, store
         self.kw = {k: cfg["interval"][k] for k in ("method", "level", "n_boot", "seed")}
         self.label = interval_label(**self.kw)
 

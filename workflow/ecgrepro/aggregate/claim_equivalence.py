@@ -74,7 +74,10 @@ def rule_frameworks(item, ctx) -> dict:
             # rounded as frameworks.csv stores them, so text and table print one bound
             f"[{f(round(r.eq_low, DECIMALS))}, {f(round(r.eq_high, DECIMALS))}] "
             f"({r.equivalence_test}, {r.n_pairs} pairs, "
-            f"p = {f(r.eq_p_value, 3)}): "
+            f"p = {f(r.eq_p_value, 3)}"
+            + (f"; two-level bootstrap over seeds and shared cases [{f(r.boot_low)}, "
+               f"{f(r.boot_high)}]" if pd.notna(getattr(r, "boot_low", np.nan)) else "")
+            + "): "
             + ("equivalent" if r.equivalent else "shown different" if r.shown_different
                else "undecided"))
     detail = "; ".join(notes)

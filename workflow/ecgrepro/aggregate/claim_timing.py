@@ -53,12 +53,14 @@ def rule_speedup(item, ctx) -> dict:
     slow = ctx.select(item, model=item["slow"])
     rows = pd.concat([fast, slow])
     want = item["published"]["ratio"]
-    b = {**base(item, rows), "interval": "", "ci_low": np.nan, "ci_high": np.nan,
-         "published": f"time per epoch ratio {item['slow']}/{item['fast']} >= {want}",
-         "published_value": want}
     fws = sorted(set(rows["framework"]))
     found = {fw: ctx.comparison(f"{item['comparison']}_{fw}") for fw in fws}
     found = {fw: c for fw, c in found.items() if c is not None}
+    # the verdict rests on the timing step, not on training runs: count its comparisons
+    b = {**base(item, rows), "interval": "", "ci_low": np.nan, "ci_high": np.nan,
+         "published": f"time per epoch ratio {item['slow']}/{item['fast']} >= {want}",
+         "published_value": want, "n_runs": 0, "n_expected": 0, "unreadable": 0,
+         "complete": len(found) == len(fws)}
     fast_ok, slow_ok = fast[fast["status"] == "ok"], slow[slow["status"] == "ok"]
     acc = [f"{fw} accuracy {f(slow_ok[slow_ok['framework'] == fw]['accuracy'].mean())} vs "
            f"{f(fast_ok[fast_ok['framework'] == fw]['accuracy'].mean())}" for fw in fws]
@@ -84,7 +86,9 @@ def rule_speedup(item, ctx) -> dict:
     lacking = [fw for fw in fws if fw not in found]
     tail = f"; no controlled timing for {', '.join(lacking)}" if lacking else ""
     return {**b, "verdict": verdict,
-            "reason": partial(b, rows, f"{head}; " + "; ".join(parts + acc) + tail)}
+            "reason": f"{head}; " + "; ".join(parts) + tail + "; no training run enters "
+                      "the verdict (accuracy of the training runs, as context: "
+                      + "; ".join(acc) + ")"}
 
 
 def rule_simpler(item, ctx) -> dict:
@@ -92,7 +96,10 @@ def rule_simpler(item, ctx) -> dict:
 
     Parameters from the runs; time from the timing step's ``<comparison>_<framework>``
     (``simple`` over ``reference`` time, e.g. ``gru_over_lstm``); accuracy from the runs,
-    which must have converged. "About as well" is one-sided: ``simple`` may score higher,
+    which must have converged. Every part must hold, and a gate applies only to the part
+    that depends on it: a parameter or time part that fails gives ``not reproduced``
+    whatever the convergence of the runs (the accuracy part alone waits for it).
+    "About as well" is one-sided: ``simple`` may score higher,
     but not lower by more than ``max_accuracy_gap``. Where the two arms ran different
     kernels, the reason says the time difference comes from the kernel, not the cell.
     """
@@ -142,7 +149,16 @@ def rule_simpler(item, ctx) -> dict:
         reason += (f"; time: no comparison {item['comparison']}_<framework> from the timing "
                    f"step (training runs' time per epoch is not evidence)")
     out = {**b, "measured": f"accuracy difference {f(gap)}", "measured_value": gap}
+    # Parameters and time do not depend on training converging: a failure there decides
+    # the claim (every part must hold) whatever the convergence gate says.
+    ungated = checks[:-1]
+    failed = [t for c, t in ungated if not c]
     gate = convergence_gate(item, ctx, pd.concat([a, r]))
+    if failed:
+        extra = (f" The accuracy part is not judged: {gate['reason']}" if gate else "")
+        return {**out, "verdict": "not reproduced",
+                "reason": partial(b, rows, "fails on evidence no gate touches ("
+                                  + "; ".join(failed) + "). " + reason + "." + extra)}
     if gate:
         return {**out, "verdict": gate["verdict"],
                 "reason": partial(b, rows, gate["reason"] + ". Measured: " + reason)}

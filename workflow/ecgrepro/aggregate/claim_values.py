@@ -1,13 +1,12 @@
-"""Verdict rules on scores: a published value, exact k-NN values, per-k values, loss
-curves, and a gap between two protocols.
+"""Verdict rules on training runs: a published score, loss curves, and a gap between
+two protocols (k-NN rules: :mod:`~ecgrepro.aggregate.claim_knn`).
 
 Tolerances: a published value ``p`` given to ``d`` decimals is reproduced by runs with
 mean ``m`` when (``p`` lies in the interval, or ``|m - p| <= tol``) and ``p`` lies within
 the range of the runs widened by ``tol`` (so that a wide interval from few seeds cannot
 carry a verdict alone), where ``tol = claims.tolerance.score + 0.5 * 10**-d`` (the second
-term is the rounding of ``p`` itself). Score intervals stay in [0, 1] and, for accuracy,
-include the test set's own sampling error
-(:func:`ecgrepro.aggregate.tables.score_describe`).
+term is the rounding of ``p`` itself). Score intervals stay in [0, 1] and count a shared
+test set's sampling error once (:func:`ecgrepro.aggregate.tables.score_describe`).
 """
 
 from __future__ import annotations
@@ -24,25 +23,33 @@ from ecgrepro.aggregate.claim_base import (
     pub,
     untested,
 )
-from ecgrepro.aggregate.stats import describe, score_draws, score_label
+from ecgrepro.aggregate.bootstrap import percentile, shared_label
+from ecgrepro.aggregate.cases import diff_draws
+from ecgrepro.aggregate.stats import describe
 from ecgrepro.aggregate.tables import SCORES, score_describe
 from ecgrepro.convergence import loss_column
 
-__all__ = ["rule_value", "rule_exact", "rule_knn_range", "rule_curves", "rule_gap"]
-
-
-def _n_test(rows) -> np.ndarray:
-    """Test cases behind each seed-level value (NaN where unknown)."""
-    if "n_test" not in rows:
-        return np.full(len(rows), np.nan)
-    return pd.to_numeric(rows["n_test"], errors="coerce").to_numpy(dtype=float)
+__all__ = ["rule_value", "rule_curves", "rule_gap"]
 
 
 def _describe(ok, metric, ctx) -> tuple[dict, str]:
     if metric in SCORES:
-        return score_describe(ok[metric], _n_test(ok), metric, ctx.cfg["interval"])
+        d, label = score_describe(ok, metric, ctx.cfg["interval"], ctx.store)
+        d.pop("n_cases", None)
+        return d, label
     d = describe(ok[metric], **ctx.kw)
     return d, ctx.label if d["n"] > 1 else ""
+
+
+def _diff(ctx, a, b, metric, seed_offset=0, pair_seeds=False):
+    """Mean difference a - b with its two-level bootstrap percentile interval."""
+    level, n_boot, seed = (ctx.cfg["interval"][k] for k in ("level", "n_boot", "seed"))
+    draws, how = diff_draws(ctx.store, a, b, metric, n_boot, seed + seed_offset,
+                            pair_seeds=pair_seeds)
+    if draws is None:
+        return None
+    lo, hi = percentile(draws, level)
+    return float(a[metric].mean() - b[metric].mean()), lo, hi, how
 
 
 def _match(ok, metric, published, decimals, ctx) -> tuple[bool, dict, str, str]:
@@ -85,17 +92,23 @@ def rule_value(item, ctx) -> dict:
     ok = rows[rows["status"] == "ok"]
     gate = convergence_gate(item, ctx, ok)
     verdicts, whys, measured = [], [], []
-    for metric, p in published.items():
-        passed, d, why, label = _match(ok, metric, p["value"], p["decimals"], ctx)
-        verdicts.append(passed)
-        whys.append(f"{metric}: {why}")
-        # one run has no spread: say so instead of printing "+/- nan"
-        measured.append(f"{metric} {f(d['mean'])} (one run)" if pd.isna(d["sd"]) else
-                        f"{metric} {f(d['mean'])} +/- {f(d['sd'])} "
-                        f"(min {f(d['min'])}, max {f(d['max'])})")
-        if metric == first:
-            b.update(measured_value=d["mean"], ci_low=d["ci_low"], ci_high=d["ci_high"],
-                     interval=label)
+    groups, how = _framework_groups(item, ctx, ok)
+    whys.append(f"reading: the mean over seeds reaches the published value (in the "
+                f"interval or within tolerance); the runs that reach it alone are counted "
+                f"beside it; {how}")
+    for fw, g in groups:
+        tag = f"{fw}: " if fw else ""
+        for metric, p in published.items():
+            passed, d, why, label = _match(g, metric, p["value"], p["decimals"], ctx)
+            verdicts.append(passed)
+            whys.append(f"{tag}{metric}: {why}")
+            # one run has no spread: say so instead of printing "+/- nan"
+            measured.append(f"{tag}{metric} {f(d['mean'])} (one run)" if pd.isna(d["sd"])
+                            else f"{tag}{metric} {f(d['mean'])} +/- {f(d['sd'])} "
+                            f"(min {f(d['min'])}, max {f(d['max'])})")
+            if metric == first and "interval" not in b:
+                b.update(measured_value=d["mean"], ci_low=d["ci_low"],
+                         ci_high=d["ci_high"], interval=f"{tag}{label}")
     whys += _honest(item, ctx, ok, first)
     note = convergence_note(ok, ctx)
     if note:
@@ -109,6 +122,27 @@ def rule_value(item, ctx) -> dict:
             "reason": partial(b, rows, "; ".join(whys))}
 
 
+def _framework_groups(item, ctx, ok) -> tuple[list, str]:
+    """The runs judged together: all, or each framework apart unless C10's test showed
+    the frameworks equivalent on this configuration (pooling two different
+    distributions would judge neither)."""
+    fws = sorted(set(ok["framework"]))
+    if len(fws) < 2:
+        return [("", ok)], "one framework"
+    fw = ctx.frameworks
+    same = False
+    if fw is not None and len(fw) and "equivalent" in fw:
+        hit = fw[(fw["dataset"] == item.get("dataset")) & (fw["model"] == item.get("model"))
+                 & (fw["protocol"] == item.get("protocol"))]
+        same = bool(len(hit)) and bool(hit["equivalent"].astype(bool).all())
+    if same:
+        return [("", ok)], (f"{' and '.join(fws)} pooled (shown equivalent on this "
+                            f"configuration by the framework comparison)")
+    return ([(f, ok[ok["framework"] == f]) for f in fws],
+            f"{' and '.join(fws)} judged apart (not shown equivalent); reproduced only "
+            f"if reproduced in each")
+
+
 def _honest(item, ctx, ok, metric) -> list[str]:
     """The same runs under honest checkpoint rules: values and paired inflation."""
     out = []
@@ -120,128 +154,20 @@ def _honest(item, ctx, ok, metric) -> list[str]:
             out.append(f"under checkpoint {rule}: no runs")
             continue
         passed, d, _, _ = _match(other, metric, p["value"], p["decimals"], ctx)
-        pair = ok.merge(other, on=["framework", "seed"], suffixes=("", "_h"))
-        infl = describe(pair[metric] - pair[f"{metric}_h"], **ctx.kw)
+        # the same runs at two checkpoints: paired by run, scored on the same cases
+        keys = ["framework", "seed"]
+        both = ok.merge(other[keys], on=keys)[keys]
+        a = both.merge(ok, on=keys, how="left")
+        b = both.merge(other, on=keys, how="left")
+        infl = _diff(ctx, a, b, metric, pair_seeds=True)
+        size = (f"[{f(infl[1])}, {f(infl[2])}] (two-level bootstrap, runs paired, same "
+                f"cases)" if infl else "(no interval)")
         out.append(
             f"under honest checkpoint {rule}: {metric} {f(d['mean'])} "
             f"({'reproduced' if passed else 'not reproduced'}); test-set selection adds "
-            f"{f(infl['mean'])} [{f(infl['ci_low'])}, {f(infl['ci_high'])}] over "
-            f"{infl['n']} paired runs"
+            f"{f(a[metric].mean() - b[metric].mean())} {size} over {len(both)} paired runs"
         )
     return out
-
-
-def rule_exact(item, ctx) -> dict:
-    """Deterministic k-NN accuracies equal to published ones (to their rounding)."""
-    rows = ctx.seeds[(ctx.seeds["kind"] == "knn") & (ctx.seeds["dataset"] == item["dataset"])
-                     & ctx.seeds["model"].isin(list(item["published"]))]
-    k = item.get("k", 1)
-    b = {"protocol": f"k-NN, k = {k}", "interval": "",
-         "published": "; ".join(f"{v} {pub(p['value'], p['decimals'])}"
-                                for v, p in item["published"].items())}
-    measured, whys, verdicts, n = [], [], [], 0
-    for variant, p in item["published"].items():
-        hit = rows[(rows["model"] == variant) & (rows["k"] == k) & (rows["status"] == "ok")]
-        if not len(hit):
-            whys.append(f"{variant}: no run")
-            continue
-        n += 1
-        value = float(hit["accuracy"].iloc[0])
-        tol = ctx.tol(p["decimals"], "exact")
-        verdicts.append(abs(value - p["value"]) <= tol)
-        measured.append(f"{variant} {value:.{p['decimals']}f}")
-        whys.append(f"{variant}: {value:.6f} vs {pub(p['value'], p['decimals'])} "
-                    f"({'match' if verdicts[-1] else 'differs'}, tolerance {tol:g})")
-    first = next(iter(item["published"]))
-    hit = rows[(rows["model"] == first) & (rows["k"] == k)]["accuracy"].dropna()
-    b.update(published_value=item["published"][first]["value"],
-             measured_value=float(hit.iloc[0]) if len(hit) else np.nan,
-             n_runs=n, n_expected=len(item["published"]),
-             complete=n == len(item["published"]), measured="; ".join(measured))
-    if not n:
-        return {**b, "verdict": "not tested", "reason": "; ".join(whys)}
-    reason = "; ".join(whys)
-    if n < len(item["published"]):
-        reason = f"partial: {n} of {len(item['published'])} variants. " + reason
-    return {**b, "verdict": "reproduced" if all(verdicts) else "not reproduced",
-            "reason": reason}
-
-
-def rule_knn_range(item, ctx) -> dict:
-    """k-NN accuracy per k equal to the published per-k output; the prose range second.
-
-    ``published.per_k`` (the values the source's own code printed, ``{k: value}`` to
-    ``per_k_decimals``) decides the verdict, each judged exactly (``tolerance.exact``
-    plus half a unit of the last printed digit). ``published.low/high/best_k`` (the
-    prose summary) is a second, labelled check in the reason: when the summary is looser
-    than the source's own output, the reason says so instead of failing the claim. Without
-    ``per_k`` the prose range decides (as before).
-    """
-    ks = list(item["ks"])
-    p = item["published"]
-    per_k = {int(k): float(v) for k, v in (p.get("per_k") or {}).items()}
-    rows = ctx.seeds[(ctx.seeds["kind"] == "knn") & (ctx.seeds["dataset"] == item["dataset"])
-                     & (ctx.seeds["model"] == item["variant"])]
-    got = rows[(rows["status"] == "ok") & rows["k"].isin(ks)].set_index("k")["accuracy"]
-    prose = (f"{pub(p['low'], p['decimals'])}-{pub(p['high'], p['decimals'])}, best at "
-             f"k = {p['best_k']}")
-    dk = int(p.get("per_k_decimals", 4))
-    b = {"protocol": f"k-NN {item['variant']}, k = {ks[0]}..{ks[-1]}", "interval": "",
-         "published": (f"per k ({item.get('per_k_source', 'source')}): " + ", ".join(
-             f"{k}: {pub(v, dk)}" for k, v in per_k.items()) + f"; prose: {prose}")
-         if per_k else prose,
-         "published_value": per_k.get(ks[0], p["high"]), "n_expected": len(ks),
-         "n_runs": len(got), "complete": len(got) == len(ks)}
-    if not len(got):
-        return {**b, "verdict": "not tested", "reason": f"no {item['variant']} run"}
-    tol = ctx.tol(p["decimals"])
-    best = int(got.idxmax())  # first maximum: ties go to the smallest k
-    prose_checks = [
-        (got.min() >= p["low"] - tol,
-         f"lowest {f(got.min())} at k = {int(got.idxmin())} vs {pub(p['low'], p['decimals'])}"
-         f" - {tol:g}"),
-        (got.max() <= p["high"] + tol,
-         f"highest {f(got.max())} at k = {best} vs {pub(p['high'], p['decimals'])} + {tol:g}"),
-        (best == p["best_k"], f"best k = {best} vs {p['best_k']}"),
-    ]
-    prose_ok = all(c for c, _ in prose_checks)
-    prose_text = "; ".join(f"{'ok' if c else 'FAILS'}: {t}" for c, t in prose_checks)
-    compare = []
-    for variant in item.get("compare", []):
-        s = ctx.seeds
-        other = s[(s["kind"] == "knn") & (s["model"] == variant)
-                  & (s["dataset"] == item["dataset"]) & (s["k"] == ks[0])]
-        if len(other.dropna(subset=["accuracy"])):
-            compare.append(f"{variant} at k = {ks[0]}: {f(other['accuracy'].iloc[0])}")
-    measured = (", ".join(f"{int(k)}: {got[k]:.{dk}f}" for k in got.index) if per_k
-                else f"{f(got.min())}-{f(got.max())}, best at k = {best}")
-    out = {**b, "measured": measured, "measured_value": float(got.get(ks[0], got.max()))}
-    if not per_k:
-        reason = "; ".join([prose_text, *compare])
-        if len(got) < len(ks):
-            reason = f"partial: {len(got)} of {len(ks)} values of k. " + reason
-        return {**out, "verdict": "reproduced" if prose_ok else "not reproduced",
-                "reason": reason}
-    etol = ctx.tol(dk, "exact")
-    equal = [k for k in ks if k in got.index and k in per_k
-             and abs(got[k] - per_k[k]) <= etol]
-    differ = [f"k = {k}: {got[k]:.6f} vs {pub(per_k[k], dk)}" for k in ks
-              if k in got.index and k in per_k and k not in equal]
-    lacking = [k for k in ks if k not in got.index or k not in per_k]
-    source = item.get("per_k_source", "source's printed output")
-    if not differ and not lacking:
-        head = (f"equal to the {source} at every k ({len(equal)} of "
-                f"{len(ks)}, to {dk} decimals, tolerance {etol:g})")
-    else:
-        head = (f"equal at {len(equal)} of {len(ks)} k; differs: {'; '.join(differ) or '-'}"
-                + (f"; no value for k = {lacking}" if lacking else ""))
-    second = ("second check, the prose summary " + prose + ": "
-              + ("holds" if prose_ok else "its summary range is looser than its own "
-                 "output") + f" ({prose_text})")
-    reason = "; ".join([head, second, *compare])
-    verdict = "reproduced" if not differ and not lacking else (
-        "not tested" if not differ else "not reproduced")
-    return {**out, "verdict": verdict, "reason": reason}
 
 
 def _curve_stats(history: pd.DataFrame, final_epochs: int) -> dict | None:
@@ -314,8 +240,10 @@ def rule_gap(item, ctx) -> dict:
 
     Compared per model (``model`` or ``models``) and framework, only where that model
     ran in that framework under both protocols (the same models in the same framework on
-    both sides). Each gap gets an interval from bootstrap draws over seeds and test cases
-    on each side (:func:`~ecgrepro.aggregate.stats.score_draws`). Reproduced when every
+    both sides). Each gap gets the percentile interval of a two-level bootstrap of the
+    difference (:func:`~ecgrepro.aggregate.cases.diff_draws`: seeds resampled on each
+    side, each test set's cases once per draw; a test set on both sides gets the same
+    case indices on both). Reproduced when every
     gap's upper bound is at most ``max_gap``; not reproduced when some gap's lower bound
     exceeds it; otherwise not tested (the interval straddles the bound). Not tested: not
     converged when either side's runs did not converge.
@@ -355,21 +283,19 @@ def rule_gap(item, ctx) -> dict:
         if not len(sa) or not len(sb):
             parts.append(f"{model}/{fw}: runs missing on one side")
             continue
-        da = score_draws(sa[metric], _n_test(sa), n_boot, seed)
-        db = score_draws(sb[metric], _n_test(sb), n_boot, seed + 1)
-        if not len(da) or not len(db):
+        got = _diff(ctx, sa, sb, metric)
+        if got is None:
             parts.append(f"{model}/{fw}: number of test cases unknown, no interval")
             continue
-        alpha = (1 - level) / 2
-        lo, hi = np.quantile(da - db, [alpha, 1 - alpha])
-        gap = sa[metric].mean() - sb[metric].mean()
+        gap, lo, hi, how = got
         gaps.append((model, fw, gap, float(lo), float(hi)))
         extra = "".join(f", {m} {f(sa[m].mean())} vs {f(sb[m].mean())}"
                         for m in item.get("also", []))
         parts.append(f"{model}/{fw}: {metric} {f(sa[metric].mean())} ({item['from']}, "
                      f"n={len(sa)}) vs {f(sb[metric].mean())} ({item['to']}, n={len(sb)}): "
                      f"gap {f(gap)} [{f(lo)}, {f(hi)}]{extra}")
-    label = score_label(level, n_boot, seed) + " on each side, gap = difference of draws"
+    label = (shared_label(level, n_boot, seed) + " of the difference; a test set on both "
+             "sides resampled once for both")
     if not gaps:
         return {**b, "verdict": "not tested", "reason": partial(b, rows, "; ".join(parts))}
     first = gaps[0]

@@ -1,4 +1,4 @@
-"""Verdicts on the published claims (C1-C11), computed by rules the config names.
+"""Verdicts on the claims of config ``claims.items``, computed by rules the config names.
 
 Each claim in config ``claims.items`` names a ``rule`` (one of :data:`RULES`) and that
 rule's inputs: which runs, the published values with their source, thresholds. The
@@ -12,17 +12,23 @@ rules are generic; nothing here knows a claim by its id. Verdicts:
 - ``not tested: no controlled timing``: a claim on speed without the timing step's
   ``comparisons.csv`` (:mod:`~ecgrepro.aggregate.claim_timing`).
 
+Each row also says where the claim comes from (``source_class``: paper, blog, implicit,
+project) and what its verdict rests on (``verdict_rests_on``, :data:`EVIDENCE`).
+
 A claim whose runs are only partly present is still judged on those present, marked
 ``complete = False`` and its reason starts with ``partial``. ``n_runs``, ``n_expected``
 and ``complete`` count the same rows in every claim.
 
-The rules live in :mod:`~ecgrepro.aggregate.claim_values` (scores, k-NN, curves, the
-intra/inter-patient gap), :mod:`~ecgrepro.aggregate.claim_timing` (speed) and
+The rules live in :mod:`~ecgrepro.aggregate.claim_values` (scores, curves, the
+intra/inter-patient gap), :mod:`~ecgrepro.aggregate.claim_knn` (k-NN),
+:mod:`~ecgrepro.aggregate.claim_timing` (speed) and
 :mod:`~ecgrepro.aggregate.claim_equivalence` (PyTorch vs Keras) and
 :mod:`~ecgrepro.aggregate.claim_sota` (against the published state of the art).
 """
 
 from __future__ import annotations
+
+import re
 
 import numpy as np
 import pandas as pd
@@ -31,22 +37,35 @@ from ecgrepro.aggregate.claim_base import NO_TIMING, NOT_CONVERGED, Ctx
 from ecgrepro.aggregate.claim_equivalence import rule_frameworks
 from ecgrepro.aggregate.claim_sota import rule_sota
 from ecgrepro.aggregate.claim_timing import rule_simpler, rule_speedup
-from ecgrepro.aggregate.claim_values import (
-    rule_curves,
-    rule_exact,
-    rule_gap,
-    rule_knn_range,
-    rule_value,
-)
+from ecgrepro.aggregate.claim_knn import rule_exact, rule_knn_range
+from ecgrepro.aggregate.claim_values import rule_curves, rule_gap, rule_value
 
-__all__ = ["RULES", "VERDICTS", "evaluate_claims", "COLUMNS"]
+__all__ = ["COLUMNS", "EVIDENCE", "RULES", "SOURCE_CLASSES", "VERDICTS", "evaluate_claims",
+           "evidence_of"]
 
 VERDICTS = ("reproduced", "not reproduced", "not tested", NOT_CONVERGED, NO_TIMING)
 COLUMNS = [
-    "claim_id", "claim", "source", "rule", "protocol", "published", "published_value",
+    "claim_id", "claim", "source", "source_class", "verdict_rests_on", "rule", "protocol",
+    "published", "published_value",
     "measured", "measured_value", "ci_low", "ci_high", "interval", "n_runs", "n_expected",
     "complete", "unreadable", "verdict", "reason",
 ]
+
+#: Where a claim comes from (config ``source_class``): a paper, a blog post, implicit
+#: in a paper, or this project's own premise.
+SOURCE_CLASSES = ("paper", "blog", "implicit", "project")
+#: What each rule's verdict rests on: deterministic k-NN runs (a rerun gives the same
+#: number), training runs over seeds, or the timing step's controlled comparisons.
+EVIDENCE = {
+    "value": "training runs",
+    "exact": "deterministic (k-NN)",
+    "knn_range": "deterministic (k-NN)",
+    "speedup": "timing step",
+    "curves": "training runs",
+    "simpler": "training runs and timing step",
+    "gap": "training runs",
+    "frameworks": "training runs",
+}
 
 RULES = {
     "value": rule_value,
@@ -61,8 +80,19 @@ RULES = {
 }
 
 
+def _order(claim_id: str) -> tuple:
+    """C2 < C3 < C3b < C10: by number, then suffix; ids without a number last."""
+    m = re.fullmatch(r"C(\d+)(.*)", claim_id)
+    return (int(m[1]), m[2]) if m else (1 << 30, claim_id)
+
+
+def evidence_of(item: dict) -> str:
+    """What a claim's verdict rests on (:data:`EVIDENCE`, by its rule)."""
+    return EVIDENCE[item["rule"]]
+
+
 def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
-                    criterion: str = "", sota=None) -> pd.DataFrame:
+                    criterion: str = "", sota=None, store=None) -> pd.DataFrame:
     """One row per claim in ``cfg["items"]``, in config order (see :data:`COLUMNS`).
 
     Parameters
@@ -85,16 +115,21 @@ def evaluate_claims(seeds, history, frameworks, cfg: dict, timing=None,
     sota : dict, optional
         Our and the published accuracies per resample, for rule ``sota``
         (:func:`ecgrepro.aggregate.sota.sota_inputs`).
+    store : CaseStore, optional
+        The runs' per-case predictions, for intervals over shared test cases
+        (:mod:`~ecgrepro.aggregate.cases`; None: stand-in cases).
     """
     ctx = Ctx(seeds, history, frameworks, cfg, timing=timing, criterion=criterion,
-              sota=sota)
+              sota=sota, store=store)
     out = []
-    ids = sorted(cfg["items"], key=lambda c: (int(c[1:]) if c[1:].isdigit() else 1 << 30, c))
+    ids = sorted(cfg["items"], key=_order)
     for claim_id in ids:
         item = cfg["items"][claim_id]
         rule = RULES[item["rule"]]
         row = {"claim_id": claim_id, "claim": item["statement"], "source": item["source"],
-               "rule": item["rule"], "interval": "", "ci_low": np.nan, "ci_high": np.nan,
+               "source_class": item.get("source_class", ""),
+               "verdict_rests_on": evidence_of(item), "rule": item["rule"],
+               "interval": "", "ci_low": np.nan, "ci_high": np.nan,
                "measured": "", "measured_value": np.nan, **rule(item, ctx)}
         if row.get("unreadable"):  # never a silent verdict on fewer runs than configured
             row["reason"] = (f"incomplete: {row['unreadable']} run(s) unreadable and left "

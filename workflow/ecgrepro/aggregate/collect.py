@@ -20,7 +20,7 @@ from __future__ import annotations
 import json
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
@@ -71,6 +71,10 @@ class Collected:
         and architecture field (``arch``) the training runs recorded, values as JSON.
     classes : dict
         Class labels of each dataset, in the runs' order.
+    cases : dict
+        ``{(run name, checkpoint): (case_id, y_true, y_pred)}`` arrays of every training
+        run's predictions, for the bootstrap over shared test cases
+        (:mod:`~ecgrepro.aggregate.cases`).
     """
 
     runs: pd.DataFrame
@@ -80,6 +84,7 @@ class Collected:
     software: pd.DataFrame
     settings: pd.DataFrame
     classes: dict
+    cases: dict = field(default_factory=dict)
 
 
 class UnreadableRunFile(Exception):
@@ -236,9 +241,12 @@ def _train_run(run: RunId, benchmarks: Path | None):
         history["stopped_early"] = bool(stopped)
     bench = _benchmark(_bench_paths(run, benchmarks))
     reported = metrics.get("checkpoint_rule")
-    rows, confusions = [], []
+    rows, confusions, cases = [], [], {}
     for rule in sorted(preds["checkpoint"].unique(), key=lambda r: CHECKPOINT_ORDER.get(r, 9)):
         p = preds[preds["checkpoint"] == rule]
+        case_id = (p["case_id"].to_numpy(np.int64) if "case_id" in p
+                   else np.arange(len(p), dtype=np.int64))
+        cases[(run.name, rule)] = (case_id, p["y_true"].to_numpy(), p["y_pred"].to_numpy())
         cm = confusion_matrix(p["y_true"], p["y_pred"], classes)
         score = _scores(cm, per_class=run.dataset == MITDB)
         recorded = (metrics.get("accuracy_by_rule") or {}).get(rule)
@@ -266,7 +274,7 @@ def _train_run(run: RunId, benchmarks: Path | None):
     settings = [("protocol", run.protocol, k, v)
                 for k, v in (metrics.get("protocol_params") or {}).items()]
     settings += [("model", run.model, k, v) for k, v in (metrics.get("arch") or {}).items()]
-    return rows, confusions, history, packages, classes, settings
+    return rows, confusions, history, packages, classes, settings, cases
 
 
 def _knn_run(run: RunId, benchmarks: Path | None):
@@ -348,6 +356,7 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
                                  _split_key(r.split), r.seed if r.seed is not None else -1))
     rows, confusions, histories, status, software, classes = [], [], [], [], {}, {}
     settings: dict = {}
+    cases: dict = {}
     ok_names: set = set()
     for run in runs:
         files = KNN_FILES if run.kind == "knn" else TRAIN_FILES
@@ -364,7 +373,8 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
                 library, r, c, packages, labels = _knn_run(run, benchmarks)
                 ident["framework"] = library
             else:
-                r, c, hist, packages, labels, sets = _train_run(run, benchmarks)
+                r, c, hist, packages, labels, sets, cs = _train_run(run, benchmarks)
+                cases.update(cs)
                 histories.append(hist.assign(**ident))
                 for scope, name, key, value in sets:
                     text = json.dumps(value, sort_keys=True)
@@ -414,6 +424,7 @@ def collect(expected, benchmarks=None, scan_roots=()) -> Collected:
             columns=["scope", "name", "field", "value", "n_runs"],
         ),
         classes=classes,
+        cases=cases,
     )
 
 

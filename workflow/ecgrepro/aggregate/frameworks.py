@@ -8,6 +8,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ecgrepro.aggregate.bootstrap import percentile
+from ecgrepro.aggregate.cases import diff_draws
 from ecgrepro.aggregate.stats import holm, mann_whitney, tost
 
 __all__ = ["frameworks_table"]
@@ -30,7 +32,8 @@ def _timing_columns(timing: pd.DataFrame | None, model: str) -> dict:
 
 
 def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm",
-                     margin: float = 0.01, timing: pd.DataFrame | None = None) -> pd.DataFrame:
+                     margin: float = 0.01, timing: pd.DataFrame | None = None,
+                     store=None, boot: dict | None = None) -> pd.DataFrame:
     """PyTorch against Keras per dataset, model and protocol (reported checkpoint).
 
     Two tests on accuracy over seeds (CV-pooled per seed where folds):
@@ -49,6 +52,13 @@ def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm",
     machine; absent, the ``timing`` column says "not tested: no controlled timing".
     Convergence counts (``converged_torch``, ``converged_keras``) come from
     :func:`add_convergence` when the seeds carry them.
+
+    ``boot_low, boot_high``: the 1 - 2 alpha percentile interval of the difference from
+    the two-level bootstrap (:func:`~ecgrepro.aggregate.cases.diff_draws`: both
+    frameworks' seeds scored on one test set, resampled on the same case indices; seeds
+    paired as the TOST pairs them), ``boot`` being config ``claims.interval`` (n_boot,
+    seed); absent: NaN. Beside the TOST, as the same difference counted with the test
+    set's sampling error.
     """
     ok = seeds[(seeds["kind"] == "train") & (seeds["status"] == "ok") & seeds["reported"]]
     out = []
@@ -63,6 +73,14 @@ def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm",
         paired = len(pair) >= 2 and len(pair) == len(a) == len(b)
         eq = (tost(pair["accuracy_t"], pair["accuracy_k"], margin, alpha, paired=True)
               if paired else tost(a["accuracy"], b["accuracy"], margin, alpha))
+        lo = hi = np.nan
+        if boot is not None:
+            sa = pair[["seed", "split"]].merge(a, on=["seed", "split"]) if paired else a
+            sb = pair[["seed", "split"]].merge(b, on=["seed", "split"]) if paired else b
+            draws, _ = diff_draws(store, sa, sb, "accuracy", int(boot["n_boot"]),
+                                  int(boot["seed"]), pair_seeds=paired)
+            if draws is not None:
+                lo, hi = percentile(draws, 1 - 2 * alpha)
         pa, pb = a["n_params"].dropna().unique(), b["n_params"].dropna().unique()
         conv = {}
         for fw, s in (("torch", a), ("keras", b)):
@@ -77,6 +95,7 @@ def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm",
             "equivalence_test": eq["test"], "margin": margin, "n_pairs": len(pair),
             "eq_low": eq["low"], "eq_high": eq["high"], "eq_p_value": eq["p_value"],
             "equivalent": bool(eq["equivalent"]), "shown_different": bool(eq["outside"]),
+            "boot_low": lo, "boot_high": hi,
             "test": "Mann-Whitney U, two-sided",
             "u": test["u"], "p_value": test["p_value"], "min_p": test["min_p"],
             "testable": bool(test["min_p"] <= alpha),
@@ -90,7 +109,7 @@ def frameworks_table(seeds: pd.DataFrame, alpha: float, adjust: str = "holm",
         "dataset", "model", "protocol", "checkpoint", "metric", "n_torch", "n_keras",
         "converged_torch", "converged_keras", "mean_torch", "mean_keras", "difference",
         "equivalence_test", "margin", "n_pairs", "eq_low", "eq_high", "eq_p_value",
-        "equivalent", "shown_different", "test", "u", "p_value", "min_p",
+        "equivalent", "shown_different", "boot_low", "boot_high", "test", "u", "p_value", "min_p",
         "testable", "p_adjusted", "significant", "cliffs_delta", "params_torch",
         "params_keras", "params_equal", "keras_over_torch", "keras_over_torch_low",
         "keras_over_torch_high", "timing",

@@ -98,6 +98,20 @@ class Results(Disclosures):
         return {v: int(counts.get(v, 0)) for v in ("reproduced", "not reproduced",
                                                    "not tested")}
 
+    def source_counts(self) -> dict:
+        """Claims per source class (paper, blog, implicit, project), in that order."""
+        c = self.table("claims")
+        col = c["source_class"] if "source_class" in c else pd.Series([""] * len(c))
+        counts = col.value_counts()
+        return {k: int(counts.get(k, 0)) for k in ("paper", "blog", "implicit", "project")}
+
+    def evidence_counts(self) -> dict:
+        """Claims per kind of evidence their verdict rests on (claims.csv)."""
+        c = self.table("claims")
+        if "verdict_rests_on" not in c:
+            return {}
+        return {k: int(v) for k, v in c["verdict_rests_on"].value_counts(sort=False).items()}
+
     def commits(self) -> str:
         runs = self.table("runs")
         commits = sorted({c[:10] for c in runs["commit"] if c})
@@ -149,17 +163,25 @@ class Results(Disclosures):
         }))
 
     def mitdb_class_table(self) -> str:
-        """Per-class scores, mean over seeds, of the pooled ten-fold and DS2 evaluations."""
+        """Per-class scores, mean over seeds, of the pooled ten-fold and DS2 evaluations.
+
+        A class a seed never predicted has PPV 0/0; it counts as 0 in the mean, as in
+        the macro PPV (``ppv undefined``: in how many seeds), so the two agree.
+        """
         m = self.table("mitdb_metrics")
-        m = m[m["split"].isin(["pooled", "ds2"])]
+        m = m[m["split"].isin(["pooled", "ds2"])].copy()
         if m.empty:
             return md_table(m)
         for c in ("sensitivity", "specificity", "ppv", "f1"):
             m[c] = m[c].map(_num)
+        undefined = m["ppv_undefined"].map(_num).fillna(0) > 0
+        m.loc[undefined, "ppv"] = 0.0
+        m["ppv undefined"] = undefined.astype(int)
         keys = ["model", "framework", "protocol", "class"]
         g = m.groupby(keys, sort=False)[["sensitivity", "specificity", "ppv", "f1"]].mean()
         n = m.groupby(keys, sort=False)["seed"].nunique().rename("seeds")
-        g = g.join(n).reset_index()
+        u = m.groupby(keys, sort=False)["ppv undefined"].sum()
+        g = g.join(n).join(u).reset_index()
         for c in ("sensitivity", "specificity", "ppv", "f1"):
             g[c] = g[c].map(_f4)
         return md_table(g)

@@ -127,7 +127,11 @@ def holm(pvalues) -> np.ndarray:
 
 
 def score_draws(values, n_test, n_boot: int = 10000, seed: int = 0) -> np.ndarray:
-    """Bootstrap draws of a mean accuracy over seeds *and* test cases.
+    """Bootstrap draws of a mean accuracy over seeds on *independent* test sets.
+
+    Not for seeds scored on one shared test set: redrawing each seed's accuracy on its
+    own averages that test set's error away (by about the square root of the number of
+    seeds); :mod:`ecgrepro.aggregate.bootstrap` resamples shared cases once per draw.
 
     Each draw resamples the seeds with replacement, then redraws each chosen seed's
     accuracy as ``Binomial(n_test, accuracy) / n_test``: resampling the test cases of

@@ -17,13 +17,9 @@ import pandas as pd
 
 from ecgrepro.aggregate.collect import CHECKPOINT_ORDER, Collected, RunId
 from ecgrepro.aggregate.frameworks import frameworks_table
-from ecgrepro.aggregate.stats import (
-    describe,
-    interval_label,
-    score_interval,
-    score_label,
-    wilson,
-)
+from ecgrepro.aggregate.bootstrap import effective_wilson, percentile, shared_label
+from ecgrepro.aggregate.cases import CaseStore, score_draws
+from ecgrepro.aggregate.stats import describe, interval_label, score_label, wilson
 from ecgrepro.convergence import assess
 from ecgrepro.metrics import per_class_metrics, summary_metrics
 
@@ -43,8 +39,6 @@ SCORES = ["accuracy", "balanced_accuracy", "macro_sensitivity", "macro_specifici
           "macro_ppv", "macro_f1"]
 COSTS = ["seconds_per_epoch", "train_seconds", "predict_seconds", "max_rss_mb"]
 SEED_METRICS = [*SCORES, "ppv_undefined", "n_test", *COSTS, "n_params", "epochs", "epoch"]
-#: Scores that are a proportion of test cases: their interval includes test-set sampling.
-CASE_SCORES = ("accuracy",)
 SUMMARY_METRICS = [*SCORES, *COSTS, "n_params"]
 POOLED = "pooled"
 
@@ -170,36 +164,52 @@ def _sort(frame: pd.DataFrame, extra=("seed",)) -> pd.DataFrame:
     return frame.loc[keys.sort_values(list(keys.columns)).index].reset_index(drop=True)
 
 
-def score_describe(values, n_test, metric: str, interval_cfg: dict) -> tuple[dict, str]:
-    """:func:`describe` of a score with an interval that stays in [0, 1].
+def score_describe(rows: pd.DataFrame, metric: str, interval_cfg: dict,
+                   store: CaseStore | None = None) -> tuple[dict, str]:
+    """:func:`describe` of a score over seed-level ``rows``, with an interval in [0, 1].
 
-    Accuracy (a proportion of test cases): a bootstrap over seeds and test cases
-    (:func:`~ecgrepro.aggregate.stats.score_draws`), so one test set's own sampling error
-    is in it, even for a single seed. Other scores (macro means over classes): a
-    percentile bootstrap over seeds, which stays within the runs' range (also accuracy
-    when the number of test cases is unknown). Returns the
-    statistics and the label of the interval ("" when there is none).
+    The interval comes from a two-level bootstrap (seeds, and once per draw the cases of
+    each shared test set: :mod:`~ecgrepro.aggregate.bootstrap`), so one test set's own
+    sampling error is counted once, not averaged away over the seeds that share it.
+    Accuracy: the Wilson interval at the bootstrap's effective number of cases
+    (:func:`~ecgrepro.aggregate.bootstrap.effective_wilson`); macro means: percentiles of
+    the draws. Without per-case predictions accuracy uses stand-in cases
+    (:func:`~ecgrepro.aggregate.bootstrap.comonotone`) and macro means a bootstrap over
+    seeds alone, and the label says so.
+
+    Returns
+    -------
+    (dict, str)
+        The statistics (and ``n_cases``, the distinct test cases, 0 when unknown) and
+        the label of the interval ("" when there is none).
     """
     level, n_boot, seed = (interval_cfg[k] for k in ("level", "n_boot", "seed"))
-    values = np.asarray(values, dtype=float)
-    n_test = np.asarray(n_test, dtype=float)
-    if metric in CASE_SCORES and len(n_test) and not np.isnan(n_test).any():
-        stats = describe(values, method="t", level=level)
-        stats["ci_low"], stats["ci_high"] = score_interval(values, n_test, level, n_boot,
-                                                           seed)
-        label = score_label(level, n_boot, seed) if stats["n"] else ""
-    else:
-        stats = describe(values, method="bootstrap", level=level, n_boot=n_boot, seed=seed)
-        label = score_label(level, n_boot, seed, test_cases=False) if stats["n"] > 1 else ""
-    return stats, label
+    rows = rows[pd.to_numeric(rows[metric], errors="coerce").notna()]
+    values = rows[metric].astype(float)
+    stats = describe(values, method="t", level=level)
+    draws, how, n = score_draws(store, rows, n_boot, seed) if len(rows) else ({}, "", 0)
+    stats["n_cases"] = n
+    if metric in draws:
+        if metric == "accuracy":
+            stats["ci_low"], stats["ci_high"] = effective_wilson(
+                draws[metric], stats["mean"], n, level)
+        else:
+            stats["ci_low"], stats["ci_high"] = percentile(draws[metric], level)
+        return stats, shared_label(level, n_boot, seed, how, wilson=metric == "accuracy")
+    boot = describe(values, method="bootstrap", level=level, n_boot=n_boot, seed=seed)
+    stats["ci_low"], stats["ci_high"] = boot["ci_low"], boot["ci_high"]
+    return stats, score_label(level, n_boot, seed, test_cases=False) if stats["n"] > 1 else ""
 
 
-def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
+def summary_table(seeds: pd.DataFrame, interval_cfg: dict,
+                  store: CaseStore | None = None) -> pd.DataFrame:
     """Mean, sd, min, max and an interval over seeds, per configuration and metric.
 
-    Scores (:data:`SCORES`) get intervals inside [0, 1] (:func:`score_describe`; accuracy
-    also a Wilson interval of the pooled test cases, ``wilson_low, wilson_high``); costs
-    get the configured interval over seeds.
+    Scores (:data:`SCORES`) get intervals inside [0, 1] from the two-level bootstrap
+    (:func:`score_describe`); accuracy also the Wilson interval of its mean on the
+    distinct test cases (``wilson_low, wilson_high``: one test set's own sampling error
+    alone, never pooled over seeds that share it); costs get the configured interval
+    over seeds.
 
     Parameters
     ----------
@@ -208,6 +218,8 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
     interval_cfg : dict
         ``method`` (t or bootstrap), ``level``, ``n_boot``, ``seed`` (config
         ``claims.interval``).
+    store : CaseStore, optional
+        The runs' predictions (None: stand-in cases, see :func:`score_describe`).
 
     Returns
     -------
@@ -238,12 +250,10 @@ def summary_table(seeds: pd.DataFrame, interval_cfg: dict) -> pd.DataFrame:
                 continue  # not measured by this kind of run
             extra = {"wilson_low": np.nan, "wilson_high": np.nan, "ppv_undefined": pd.NA}
             if metric in SCORES:
-                n_test = (pd.to_numeric(ok.loc[values.index, "n_test"], errors="coerce")
-                          if "n_test" in ok else pd.Series(np.nan, index=values.index))
-                stats, how = score_describe(values, n_test, metric, interval_cfg)
-                if metric in CASE_SCORES and n_test.notna().all() and len(values):
-                    lo, hi = wilson(float((values * n_test).round().sum()),
-                                    float(n_test.sum()), interval_cfg["level"])
+                stats, how = score_describe(ok, metric, interval_cfg, store)
+                n_cases = stats.pop("n_cases")
+                if metric == "accuracy" and n_cases and len(values):
+                    lo, hi = wilson(stats["mean"] * n_cases, n_cases, interval_cfg["level"])
                     extra.update(wilson_low=lo, wilson_high=hi)
                 if metric == "macro_ppv" and "ppv_undefined" in ok:
                     und = pd.to_numeric(ok["ppv_undefined"], errors="coerce").dropna()
