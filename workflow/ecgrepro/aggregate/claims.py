@@ -65,6 +65,7 @@ EVIDENCE = {
     "simpler": "training runs and timing step",
     "gap": "training runs",
     "frameworks": "training runs",
+    "sota": "training runs and published results",
 }
 
 RULES = {
