@@ -14,7 +14,7 @@ from ecgrepro.errors import EcgreproError
 
 #: config/config.yaml's criterion.
 CRITERION = {"window_fraction": 0.2, "min_window": 5, "min_rel_improvement": 0.01,
-             "loss_floor": 0.01, "val_span": 0.5}
+             "loss_floor": 0.01, "val_span": 0.5, "min_lr_reductions": 2}
 
 
 def _history(loss, **extra):
@@ -87,6 +87,8 @@ def test_the_oh2018_pilot_stopped_on_noise_has_not_converged():
     a = assess(cut, CRITERION)
     assert a["stopped_early"] and not a["val_levelled"] and not a["converged"]
     assert a["val_rel_improvement"] > 0.05 and a["rel_improvement"] > 0.01
+    # a constant rate: no reductions to count, the schedule route does not apply
+    assert a["lr_reductions_after_best"] == 0 and not a["lr_reduced"]
 
 
 def _simulated_stops(trend, noise, n_runs=100):
@@ -146,3 +148,84 @@ def test_too_short_to_judge_and_bad_criteria():
                             "min_rel_improvement": 0.01})
     with pytest.raises(EcgreproError, match="training-loss column"):
         assess(pd.DataFrame({"epoch": [1, 2]}), CRITERION)
+    with pytest.raises(EcgreproError, match="min_lr_reductions"):
+        assess(_history([1.0] * 20), dict(CRITERION, min_lr_reductions=0))
+
+
+def _scheduled_stop(reductions_after_best, n=120, best=90, lr0=1e-3):
+    """An early stop at epoch ``n``, best validation loss at epoch ``best``, both losses
+    still trending down (2% of the level per 10 epochs under 10% validation noise), the
+    rate halved once before the best and ``reductions_after_best`` times after it."""
+    rng = np.random.default_rng(3)
+    t = np.arange(n)
+    level = 0.9 * 0.998 ** t
+    val = level * (1 + 0.1 * rng.standard_normal(n))
+    val[best - 1] = val.min() - 0.05  # the best at epoch ``best``
+    lr = np.full(n, lr0)
+    lr[40:] /= 2  # a reduction before the best
+    for k in range(reductions_after_best):  # into epochs best + 11, best + 21, ...
+        lr[best + 10 * (k + 1):] /= 2
+    return pd.DataFrame({"epoch": t + 1, "loss": level, "val_loss": val,
+                         "lr": np.float32(lr).astype(float),
+                         "stopped_early": [False] * (n - 1) + [True]})
+
+
+def test_an_early_stop_after_two_reductions_since_the_best_has_converged():
+    h = _scheduled_stop(2)
+    a = assess(h, CRITERION)
+    assert a["lr_reductions_after_best"] == 2 and a["lr_reduced"] and a["converged"]
+    # by the schedule route alone: the training loss and the validation trend still fall
+    assert not a["val_levelled"] and a["rel_improvement"] > 0.01
+    # without the early stop the training loss decides: not converged
+    assert not assess(h.assign(stopped_early=False), CRITERION)["converged"]
+    # the number of reductions is the config's
+    assert not assess(h, dict(CRITERION, min_lr_reductions=3))["converged"]
+    # the default is 2
+    assert assess(h, {k: v for k, v in CRITERION.items()
+                      if k != "min_lr_reductions"})["converged"]
+
+
+def test_one_reduction_after_the_best_on_a_falling_trend_has_not_converged():
+    a = assess(_scheduled_stop(1), CRITERION)
+    assert a["stopped_early"] and a["lr_reductions_after_best"] == 1
+    assert not a["lr_reduced"] and not a["val_levelled"] and not a["converged"]
+
+
+def test_reductions_up_to_the_best_epoch_do_not_count():
+    # a drop into the best epoch was decided before it: the best came after it
+    h = _scheduled_stop(0)
+    best = int(h["val_loss"].idxmin())
+    lr = h["lr"].to_numpy().copy()
+    lr[best - 5:] /= 2
+    lr[best:] /= 2
+    a = assess(h.assign(lr=lr), CRITERION)
+    assert a["lr_reductions_after_best"] == 0 and not a["converged"]
+    lr[best + 1:] /= 2  # decided on the best epoch's own loss: after the best
+    assert assess(h.assign(lr=lr), CRITERION)["lr_reductions_after_best"] == 1
+
+
+def test_a_history_without_lr_goes_by_the_trend():
+    # older runs wrote no lr column: no reductions to count, the trend test decides
+    h = _scheduled_stop(2).drop(columns="lr")
+    a = assess(h, CRITERION)
+    assert a["lr_reductions_after_best"] is None and not a["lr_reduced"]
+    assert not a["converged"]
+    n = 90
+    rng = np.random.default_rng(1)
+    levelled = pd.DataFrame({
+        "epoch": np.arange(1, n + 1),
+        "loss": np.r_[np.linspace(0.9, 0.2, 30), np.linspace(0.2, 0.15, 60)],
+        "val_loss": np.r_[np.linspace(0.9, 0.25, 30), np.full(60, 0.25)] * (
+            1 + 0.02 * rng.standard_normal(n)),
+        "stopped_early": [False] * (n - 1) + [True]})
+    b = assess(levelled, CRITERION)
+    assert b["lr_reductions_after_best"] is None and b["val_levelled"] and b["converged"]
+
+
+def test_the_criterion_text_names_both_routes():
+    text = describe_criterion(CRITERION)
+    assert "learning rate was reduced at least 2 times" in text
+    assert "after the epoch of its best validation loss" in text
+    assert "linear trend over the last 50% of the epochs" in text
+    assert "reduced at least 3 times" in describe_criterion(
+        dict(CRITERION, min_lr_reductions=3))
