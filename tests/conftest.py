@@ -121,4 +121,7 @@ def snapshot_workflow(dest: Path) -> Path:
     for name in ("workflow", "config", "profiles", "envs"):
         shutil.copytree(REPO / name, dest / name, ignore=skip)
     shutil.copy2(REPO / "Snakefile", dest / "Snakefile")
+    # the committed MIT-BIH pilot curves: an input of every paper (rule pilot_figure)
+    pilots = Path("results/reference/pilots")
+    shutil.copytree(REPO / pilots, dest / pilots, ignore=skip)
     return dest
